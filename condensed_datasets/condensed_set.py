@@ -1,0 +1,103 @@
+"""`CondensedSet`: the one representation of a synthetic set, from recipe to loader."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class DecoderSpec:
+    """How stored images become training images: a registered decoder name, its params, learned weights."""
+
+    name: str = "identity"
+    params: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, Tensor] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "params": self.params}
+
+
+@dataclass
+class CondensedSet:
+    """A condensed dataset exactly as optimised.
+
+    Attributes:
+        images: float ``[n, C, H, W]`` in the source dataset's normalised space (``(x - mean) / std``).
+        labels: int64 ``[n]`` class ids.
+        meta: dataset, classes, mean, std, method, ipc, config, seed, package version, evaluations.
+        decoder: turns stored images into training images (`decode`).
+        soft_labels: optional float ``[n, num_classes]``.
+    """
+
+    images: Tensor
+    labels: Tensor
+    meta: dict[str, Any]
+    decoder: DecoderSpec = field(default_factory=DecoderSpec)
+    soft_labels: Tensor | None = None
+
+    @property
+    def dataset(self) -> str:
+        return self.meta["dataset"]
+
+    @property
+    def method(self) -> str:
+        return self.meta["method"]
+
+    @property
+    def ipc(self) -> int:
+        return int(self.meta["ipc"])
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta["classes"])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.meta["classes"])
+
+    @property
+    def mean(self) -> tuple[float, ...]:
+        return tuple(self.meta["mean"])
+
+    @property
+    def std(self) -> tuple[float, ...]:
+        return tuple(self.meta["std"])
+
+    def decode(self) -> tuple[Tensor, Tensor]:
+        """The training tensors ``(images, targets)``: hard labels, or soft labels when the set has them."""
+        from .formation import decode
+
+        images, source = decode(self.decoder, self.images, self.labels)
+        targets = self.soft_labels if self.soft_labels is not None else self.labels
+        return images, targets[source.to(targets.device)]
+
+    def save(self, path: str | os.PathLike) -> str:
+        """Write the safetensors file atomically; returns its sha256."""
+        from .storage import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, sha256: str | None = None) -> "CondensedSet":
+        """Read and validate a file written by `save` (never unpickles anything)."""
+        from .storage import load
+
+        return load(path, sha256)
+
+    def detached(self) -> "CondensedSet":
+        """A copy on the CPU with no autograd history (what gets stored)."""
+        return CondensedSet(
+            self.images.detach().float().cpu().contiguous(), self.labels.detach().long().cpu().contiguous(), dict(self.meta),
+            DecoderSpec(self.decoder.name, dict(self.decoder.params), {k: v.detach().cpu() for k, v in self.decoder.weights.items()}),
+            None if self.soft_labels is None else self.soft_labels.detach().float().cpu().contiguous(),
+        )
+
+
+def class_major_labels(num_classes: int, ipc: int, device: torch.device | str = "cpu") -> Tensor:
+    """``[0]*ipc + [1]*ipc + ...``: the label layout every recipe stores."""
+    return torch.arange(num_classes, device=device).repeat_interleave(ipc)
