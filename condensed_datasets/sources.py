@@ -186,9 +186,14 @@ def _not_found(spec_name: str, where: Path, how: str) -> DataNotFoundError:
 
 def _read_image_files(files: list[Path]) -> Tensor:
     """Decode image files into one uint8 ``[n, C, H, W]`` tensor (all must share one size)."""
-    from torchvision.io import ImageReadMode, decode_image, read_file
+    from PIL import Image
 
-    images = [decode_image(read_file(str(f)), mode=ImageReadMode.UNCHANGED) for f in files]
+    def read(f: Path) -> Tensor:
+        with Image.open(f) as im:
+            array = np.array(im.convert("RGB") if im.mode not in ("L", "RGB") else im)
+        return torch.from_numpy(array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1)))
+
+    images = [read(f) for f in files]
     shapes = {tuple(im.shape) for im in images}
     if len(shapes) != 1:
         raise ValueError(f"images must all have one size and channel count, found {sorted(shapes)[:4]}")

@@ -1,0 +1,70 @@
+"""Condensation methods, one module per method, registered by name in `METHODS`.
+
+Every method module registers a `Method`: its paper, the evaluation protocol of that paper, its
+published hyperparameters per (dataset, IPC) as data, and ``condense(real, ipc, config, run)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from condensed_datasets.condensed_set import CondensedSet
+from condensed_datasets.engine import RunOptions
+from condensed_datasets.registry import Registry
+from condensed_datasets.sources import RealData
+
+CondenseFn = Callable[[RealData, int, dict[str, Any], RunOptions], CondensedSet]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registered condensation method.
+
+    Attributes:
+        name: the method key (``dc``, ``dm``, ...). condense: the recipe.
+        protocol: the evaluation protocol its paper reports with (a name in ``evaluate.PROTOCOLS``).
+        paper: the paper's title and venue. bibtex: its citation.
+        defaults: config used for every (dataset, IPC). published: overrides per ``(dataset, ipc)``
+            (``(dataset, None)`` and ``(None, ipc)`` match any IPC / any dataset).
+        iterations_key: the config entry ``--iterations`` sets (``None``: the method has no iterations).
+    """
+
+    name: str
+    condense: CondenseFn
+    protocol: str
+    paper: str
+    bibtex: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+    iterations_key: str | None = None  # the config key that ``--iterations`` overrides
+    published: dict[tuple[str | None, int | None], dict[str, Any]] = field(default_factory=dict)
+
+    def config(self, dataset: str, ipc: int, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The hyperparameters of this method for ``(dataset, ipc)``: defaults, then published values, then overrides."""
+        cfg = dict(self.defaults)
+        for key in ((None, ipc), (dataset, None), (dataset, ipc)):
+            cfg.update(self.published.get(key, {}))
+        cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        return cfg
+
+
+METHODS: Registry[Method] = Registry("method")
+
+
+def register_method(method: Method) -> Method:
+    """Add a method to the registry (called once at the bottom of each recipe module)."""
+    return METHODS.register(method.name, method)
+
+
+def get_method(name: str) -> Method:
+    """The registered method called ``name`` (an unknown name lists the valid ones)."""
+    return METHODS.get(name)
+
+
+def list_methods() -> list[str]:
+    """Names of the registered methods."""
+    return METHODS.names()
+
+
+# Registration order is the order users see.
+from . import random, herding  # noqa: E402,F401

@@ -1,0 +1,66 @@
+"""`build`: regenerate one condensed set from scratch (what ``condensed build`` runs)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .engine import RunOptions
+from .sources import RealData, load_source
+
+SET_FILENAME = "condensed.safetensors"
+
+
+def dataset_slug(dataset: str) -> str:
+    """The folder name of a dataset: the registry name, or the folder name for ``imagefolder:PATH``."""
+    if dataset.startswith("imagefolder:"):
+        dataset = Path(dataset.split(":", 1)[1]).expanduser().resolve().name
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", dataset).strip("-") or "imagefolder"
+
+
+def set_dir(out: str | os.PathLike, dataset: str, method: str, ipc: int) -> Path:
+    """``OUT/<dataset>/<method>/ipc<N>``: where one set and its companions live."""
+    return Path(out) / dataset_slug(dataset) / method / f"ipc{ipc}"
+
+
+def check_ipc(ipc: int, real: RealData) -> None:
+    """IPC must be at least 1 and at most the size of the smallest class."""
+    if ipc < 1 or ipc > real.min_class_count:
+        raise ValueError(f"--ipc {ipc} is out of range for {real.name}: choose 1 to {real.min_class_count} (its smallest class)")
+
+
+def check_device(device: str) -> None:
+    """Refuse a CUDA device when none is present, with a message saying so."""
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device} was asked for but no CUDA device is available; use --device cpu")
+
+
+def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out", data_root: str | None = None,
+          iterations: int | None = None, device: str = "cpu", seed: int = 0, download: bool = False,
+          progress: bool = True, resume: bool = False, overrides: dict[str, Any] | None = None,
+          real: RealData | None = None) -> Path:
+    """Condense ``dataset`` with ``method`` at ``ipc`` images per class and write the set.
+
+    Returns the path of ``OUT/<dataset>/<method>/ipc<N>/condensed.safetensors``. ``iterations``
+    shortens (or lengthens) the run; ``resume`` continues from the checkpoint in the same folder.
+    """
+    from .recipes import get_method
+
+    spec = get_method(method)
+    check_device(device)
+    real = real if real is not None else load_source(dataset, data_root, download)
+    check_ipc(ipc, real)
+    overrides = dict(overrides or {})
+    if iterations is not None and spec.iterations_key:
+        overrides[spec.iterations_key] = iterations
+    config = spec.config(real.name, ipc, overrides)
+    folder = set_dir(out, dataset, method, ipc)
+    run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / "checkpoint.safetensors", resume=resume)
+    cset = spec.condense(real.to(device), ipc, config, run)
+    path = folder / SET_FILENAME
+    cset.save(path)
+    return path

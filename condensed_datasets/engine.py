@@ -1,0 +1,93 @@
+"""Machinery every recipe shares: run options, metadata, class-balanced real batches, seeding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Generator, Tensor
+
+from .sources import RealData
+
+
+@dataclass
+class RunOptions:
+    """How to run a recipe (as opposed to *what* it computes, which is its config).
+
+    Args:
+        device: where tensors and networks live ("cpu", "cuda").
+        seed: seeds every random draw of the run.
+        progress: show a progress bar.
+        checkpoint: file for periodic checkpoints (``None``: no checkpoints).
+        resume: continue from ``checkpoint`` when it exists.
+        checkpoint_minutes: how often to checkpoint.
+    """
+
+    device: str = "cpu"
+    seed: int = 0
+    progress: bool = True
+    checkpoint: Path | None = None
+    resume: bool = False
+    checkpoint_minutes: float = 5.0
+
+    @property
+    def torch_device(self) -> torch.device:
+        return torch.device(self.device)
+
+
+def package_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def set_meta(real: RealData, method: str, ipc: int, config: dict[str, Any], seed: int, **extra: Any) -> dict[str, Any]:
+    """The metadata every recipe stores with its set."""
+    return {
+        "dataset": real.name, "classes": list(real.classes), "mean": list(real.mean), "std": list(real.std),
+        "method": method, "ipc": ipc, "config": config, "seed": seed, "package_version": package_version(),
+        "image_size": list(real.image_size), "channels": real.channels, "evaluations": [], **extra,
+    }
+
+
+def sample_class(real: RealData, c: int, n: int, generator: Generator) -> Tensor:
+    """``n`` random training images of class ``c`` (without replacement; all of them if fewer)."""
+    idx = real.class_indices[c]
+    pick = torch.randperm(len(idx), generator=generator)[:n].to(idx.device)
+    return real.train_images[idx[pick]]
+
+
+def real_init(real: RealData, ipc: int, generator: Generator) -> Tensor:
+    """``ipc`` random real images per class, class-major (the usual synthetic-set initialisation)."""
+    return torch.cat([sample_class(real, c, ipc, generator) for c in range(real.num_classes)])
+
+
+def train_on_real(net: torch.nn.Module, real: RealData, steps: int, generator: Generator, batch: int = 256,
+                  lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 5e-4, augment=None) -> float:
+    """Train ``net`` for ``steps`` SGD steps of cross-entropy on random real batches; returns the last loss.
+
+    ``augment`` (e.g. a `DiffAugment`) is called as ``augment(x, generator)`` on every batch.
+    """
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    net.train()
+    loss = torch.zeros(())
+    n = len(real.train_labels)
+    for _ in range(steps):
+        idx = torch.randint(n, (batch,), generator=generator).to(real.train_labels.device)
+        x = real.train_images[idx]
+        if augment is not None:
+            x = augment(x, generator)
+        loss = torch.nn.functional.cross_entropy(net(x), real.train_labels[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return float(loss)
+
+
+@torch.no_grad()
+def embed_all(net: torch.nn.Module, images: Tensor, batch: int = 1000) -> Tensor:
+    """``net.embed`` over ``images`` in chunks (eval mode)."""
+    net.eval()
+    return torch.cat([net.embed(images[s:s + batch]) for s in range(0, len(images), batch)])

@@ -1,0 +1,27 @@
+"""``random``: the coreset baseline every condensed set must beat - random real images per class."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from condensed_datasets.condensed_set import CondensedSet, class_major_labels
+from condensed_datasets.engine import RunOptions, real_init, set_meta
+from condensed_datasets.sources import RealData
+
+from . import Method, register_method
+
+
+def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) -> CondensedSet:
+    """Pick ``ipc`` training images of every class uniformly at random (seeded)."""
+    generator = torch.Generator().manual_seed(run.seed)
+    images = real_init(real, ipc, generator)
+    labels = class_major_labels(real.num_classes, ipc, images.device)
+    return CondensedSet(images, labels, set_meta(real, "random", ipc, config, run.seed))
+
+
+register_method(Method(
+    name="random", condense=condense, protocol="dc", paper="Random real images per class (coreset baseline)",
+    bibtex="",
+))
