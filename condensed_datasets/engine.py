@@ -83,7 +83,7 @@ def train_on_real(net: torch.nn.Module, real: RealData, steps: int, generator: G
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 @torch.no_grad()

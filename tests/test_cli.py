@@ -1,0 +1,64 @@
+"""``condensed build`` and ``condensed eval`` end to end on the embedded digits, and their error messages."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from condensed_datasets.cli import main
+from condensed_datasets.storage import load
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_build_then_eval_on_digits(tmp_path):
+    built = run("build", "digits", "--method", "random", "--ipc", "3", "--out", str(tmp_path), "--quiet", "--seed", "4")
+    assert built.exit_code == 0, built.output
+    path = built.output.strip().splitlines()[-1]
+    assert path == str(tmp_path / "digits" / "random" / "ipc3" / "condensed.safetensors")
+    cset = load(path)
+    assert cset.images.shape == (30, 1, 8, 8) and cset.meta["seed"] == 4
+    evaluated = run("eval", path, "--models", "2", "--epochs", "5", "--json", "--quiet")
+    assert evaluated.exit_code == 0, evaluated.output
+    result = json.loads(evaluated.output)
+    for key in ("mean", "std", "accuracies", "arch", "protocol", "epochs", "models"):
+        assert key in result
+    assert result["protocol"] == "dc" and result["models"] == 2 and result["epochs"] == 5 and result["arch"] == "convnet"
+    text = run("eval", path, "--models", "1", "--epochs", "2", "--protocol", "dsa", "--arch", "mlp", "--quiet")
+    assert text.exit_code == 0 and "protocol dsa" in text.output and "1 x mlp" in text.output
+
+
+def test_bad_choices_list_the_valid_ones(tmp_path):
+    bad_method = run("build", "digits", "--method", "magic", "--ipc", "1", "--out", str(tmp_path))
+    assert bad_method.exit_code != 0 and "random" in bad_method.output and "herding" in bad_method.output
+    bad_dataset = run("build", "cifar11", "--method", "random", "--ipc", "1", "--out", str(tmp_path))
+    assert bad_dataset.exit_code != 0 and "cifar10" in bad_dataset.output and "imagefolder:PATH" in bad_dataset.output
+    bad_arch = run("eval", "x.safetensors", "--arch", "resnet50")
+    assert bad_arch.exit_code != 0 and "resnet18" in bad_arch.output
+
+
+def test_ipc_out_of_range_is_refused(tmp_path):
+    for ipc in ("0", "10000"):
+        result = run("build", "digits", "--method", "random", "--ipc", ipc, "--out", str(tmp_path))
+        assert result.exit_code == 1 and f"--ipc {ipc} is out of range" in result.output and "choose 1 to" in result.output
+    assert not (tmp_path / "digits").exists()
+
+
+def test_missing_data_and_bad_files_are_clean_errors(tmp_path):
+    missing = run("build", "mnist", "--method", "random", "--ipc", "1", "--data-root", str(tmp_path))
+    assert missing.exit_code == 1 and "dataset not found" in missing.output and "Traceback" not in missing.output
+    (tmp_path / "bad.safetensors").write_bytes(b"not a file")
+    bad = run("eval", str(tmp_path / "bad.safetensors"))
+    assert bad.exit_code == 1 and "truncated or corrupted" in bad.output
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    result = run("build", "digits", "--method", "random", "--ipc", "1", "--device", "cuda", "--out", str(tmp_path))
+    assert result.exit_code == 1 and "no CUDA device" in result.output
