@@ -3,6 +3,22 @@
 __version__ = "0.1.0"
 
 from .condensed_set import CondensedSet, DecoderSpec  # noqa: E402
+from .datasets import (  # noqa: E402
+    CondensedCIFAR10,
+    CondensedCIFAR100,
+    CondensedDataset,
+    CondensedDigits,
+    CondensedFashionMNIST,
+    CondensedMNIST,
+    CondensedSVHN,
+    CondensedTinyImageNet,
+    list_sets,
+    load_condensed,
+)
 from .sources import RealData, list_sources, load_source  # noqa: E402
 
-__all__ = ["CondensedSet", "DecoderSpec", "RealData", "list_sources", "load_source", "__version__"]
+__all__ = [
+    "CondensedSet", "DecoderSpec", "RealData", "list_sources", "load_source", "__version__", "CondensedDataset",
+    "CondensedDigits", "CondensedMNIST", "CondensedFashionMNIST", "CondensedSVHN", "CondensedCIFAR10",
+    "CondensedCIFAR100", "CondensedTinyImageNet", "load_condensed", "list_sets",
+]

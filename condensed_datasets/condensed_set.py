@@ -70,11 +70,17 @@ class CondensedSet:
 
     def decode(self) -> tuple[Tensor, Tensor]:
         """The training tensors ``(images, targets)``: hard labels, or soft labels when the set has them."""
+        images, labels, soft = self.decode_all()
+        return images, soft if soft is not None else labels
+
+    def decode_all(self) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Decoded ``(images, hard labels, soft labels or None)``, decoded once."""
         from .formation import decode
 
         images, source = decode(self.decoder, self.images, self.labels)
-        targets = self.soft_labels if self.soft_labels is not None else self.labels
-        return images, targets[source.to(targets.device)]
+        source = source.to(self.labels.device)
+        soft = None if self.soft_labels is None else self.soft_labels[source]
+        return images, self.labels[source], soft
 
     def save(self, path: str | os.PathLike) -> str:
         """Write the safetensors file atomically; returns its sha256."""

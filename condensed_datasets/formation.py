@@ -77,3 +77,55 @@ def _multi_formation(images: Tensor, labels: Tensor, params: dict[str, Any], wei
 def multi_formation_spec(factor: int, mean: tuple[float, ...], std: tuple[float, ...]) -> DecoderSpec:
     """The IDC/IDM decoder spec; padding uses pixel value 0.5 expressed in normalised space."""
     return DecoderSpec("multi_formation", {"factor": factor, "pad_value": [(0.5 - m) / s for m, s in zip(mean, std)]})
+
+
+@DECODERS.register("multi_scale")
+def _multi_scale(images: Tensor, labels: Tensor, params: dict[str, Any], weights: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    """IDC appendix D: the same stored pixels decoded at several factors (e.g. 1 and 2), concatenated."""
+    factors = [int(f) for f in params.get("factors", (1, 2))]
+    pad = params.get("pad_value")
+    return _class_major(images, labels, lambda x: torch.cat([split_and_upsample(x, f, pad) for f in factors]))
+
+
+# --- learned upsampler (FSRCNN-style) --------------------------------------------------------
+
+def _learned_layers(params: dict[str, Any]) -> list[tuple[str, int, int, int]]:
+    """(weight name, in, out, kernel) of each conv: feature extraction, shrink, mapping, expand."""
+    c, d, s, m = int(params["channels"]), int(params.get("d", 16)), int(params.get("s", 8)), int(params.get("m", 2))
+    layers = [("extract", c, d, 5), ("shrink", d, s, 1)]
+    layers += [(f"map{i}", s, s, 3) for i in range(m)]
+    return layers + [("expand", s, d, 1)]
+
+
+def learned_decoder_init(channels: int, scale: int = 2, d: int = 16, s: int = 8, m: int = 2,
+                         generator: torch.Generator | None = None) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """Params and freshly initialised weights of a `learned` decoder (He-normal convs, PReLU 0.25)."""
+    params = {"channels": channels, "scale": scale, "d": d, "s": s, "m": m}
+    weights: dict[str, Tensor] = {}
+    for name, cin, cout, k in _learned_layers(params):
+        weights[f"{name}.weight"] = torch.randn(cout, cin, k, k, generator=generator) * math.sqrt(2.0 / (cout * k * k))
+        weights[f"{name}.bias"] = torch.zeros(cout)
+        weights[f"{name}.prelu"] = torch.full((cout,), 0.25)
+    weights["deconv.weight"] = torch.randn(d, channels, 9, 9, generator=generator) * 0.001
+    weights["deconv.bias"] = torch.zeros(channels)
+    return params, weights
+
+
+def learned_upsample(images: Tensor, params: dict[str, Any], weights: dict[str, Tensor]) -> Tensor:
+    """FSRCNN forward: convs with PReLU at low resolution, then a stride-``scale`` transposed conv."""
+    x = images
+    for name, _, _, k in _learned_layers(params):
+        x = F.prelu(F.conv2d(x, weights[f"{name}.weight"], weights[f"{name}.bias"], padding=k // 2), weights[f"{name}.prelu"])
+    scale = int(params["scale"])
+    return F.conv_transpose2d(x, weights["deconv.weight"], weights["deconv.bias"], stride=scale, padding=4, output_padding=scale - 1)
+
+
+@DECODERS.register("learned")
+def _learned(images: Tensor, labels: Tensor, params: dict[str, Any], weights: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    """Stored low-resolution images, upsampled by a small learned network whose weights travel in the file."""
+    missing = [name for name in learned_decoder_init(int(params["channels"]), int(params["scale"]), int(params.get("d", 16)),
+                                                     int(params.get("s", 8)), int(params.get("m", 2)))[1] if name not in weights]
+    if missing:
+        raise ValueError(f"the learned decoder lacks weights {missing}")
+    weights = {k: v.to(images.device, images.dtype) for k, v in weights.items()}
+    return learned_upsample(images, params, weights), torch.arange(images.shape[0], device=images.device)
