@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
 from condensed_datasets.sources import RealData, load_source
+
+sys.path.insert(0, str(Path(__file__).parent))  # test helpers such as fakehub
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +23,29 @@ def digits() -> RealData:
 def _deterministic_threads():
     torch.set_num_threads(2)
     yield
+
+
+@pytest.fixture(scope="session")
+def _hub_server():
+    from fakehub import FakeHubServer
+
+    with FakeHubServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_hub(_hub_server, tmp_path, monkeypatch):
+    """A Hub on 127.0.0.1 reached by the real huggingface_hub client; caches and registry in tmp_path."""
+    import huggingface_hub.constants as hf_constants
+
+    _hub_server.reset()
+    monkeypatch.setenv("HF_ENDPOINT", _hub_server.endpoint)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf_home" / "hub"))
+    monkeypatch.setattr(hf_constants, "HF_HUB_DISABLE_XET", True)
+    monkeypatch.setattr(hf_constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    monkeypatch.setenv("CONDENSED_REGISTRY", str(tmp_path / "registry.json"))
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    return _hub_server
