@@ -57,15 +57,18 @@ def split_and_upsample(images: Tensor, factor: int, pad_value: list[float] | Non
     return stacked.view(factor * factor, n, c, h, w)
 
 
-def _class_major(images: Tensor, labels: Tensor, per_class: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
-    """Decode each class's stored images with ``per_class`` (-> ``[k, n_c, ...]``) and concatenate class-major."""
-    out, source = [], []
-    for c in torch.unique(labels, sorted=True):
-        idx = torch.nonzero(labels == c).flatten()
-        parts = per_class(images[idx])
-        out.append(parts.reshape(-1, *images.shape[1:]))
-        source.append(idx.repeat(parts.shape[0]))
-    return torch.cat(out), torch.cat(source)
+def _class_major(images: Tensor, labels: Tensor, parts_of: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
+    """Decode all stored images at once with ``parts_of`` (-> ``[k, n, ...]``) and order the result
+    class-major and part-major within a class (IDC's order): class c's part 0 of each of its images,
+    then part 1, ...
+    """
+    parts = parts_of(images)
+    k, n = parts.shape[0], parts.shape[1]
+    part_ids = torch.arange(k, device=images.device)
+    order = [(part_ids[:, None] * n + idx[None, :]).flatten()
+             for idx in (torch.nonzero(labels == c).flatten() for c in torch.unique(labels, sorted=True))]
+    flat = torch.cat(order)
+    return parts.reshape(k * n, *images.shape[1:])[flat], flat % n
 
 
 @DECODERS.register("multi_formation")
