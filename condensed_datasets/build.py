@@ -42,11 +42,12 @@ def check_device(device: str) -> None:
 def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out", data_root: str | None = None,
           iterations: int | None = None, device: str = "cpu", seed: int = 0, download: bool = False,
           progress: bool = True, resume: bool = False, overrides: dict[str, Any] | None = None,
-          real: RealData | None = None) -> Path:
+          real: RealData | None = None, checkpoint_minutes: float = 5.0, amp: bool = False) -> Path:
     """Condense ``dataset`` with ``method`` at ``ipc`` images per class and write the set.
 
     Returns the path of ``OUT/<dataset>/<method>/ipc<N>/condensed.safetensors``. ``iterations``
-    shortens (or lengthens) the run; ``resume`` continues from the checkpoint in the same folder.
+    shortens (or lengthens) the run; ``resume`` continues from the checkpoint in the same folder;
+    ``overrides`` replace hyperparameters of the recipe's published config.
     """
     from .recipes import get_method
 
@@ -59,7 +60,9 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
         overrides[spec.iterations_key] = iterations
     config = spec.config(real.name, ipc, overrides)
     folder = set_dir(out, dataset, method, ipc)
-    run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / "checkpoint.safetensors", resume=resume)
+    folder.mkdir(parents=True, exist_ok=True)
+    run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / "checkpoint.safetensors", resume=resume,
+                     checkpoint_minutes=checkpoint_minutes, amp=amp)
     cset = spec.condense(real.to(device), ipc, config, run)
     path = folder / SET_FILENAME
     cset.save(path)

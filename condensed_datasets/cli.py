@@ -13,6 +13,7 @@ from typing import Any, Callable
 import click
 
 from . import __version__
+from .checkpoint import NonFiniteLossError
 from .evaluate import list_protocols
 from .nets import list_networks
 from .recipes import list_methods
@@ -20,7 +21,7 @@ from .registry import UnknownNameError
 from .sources import DataNotFoundError, get_source, list_sources
 from .storage import CondensedFormatError
 
-USER_ERRORS = (ValueError, FileNotFoundError, DataNotFoundError, CondensedFormatError, UnknownNameError)
+USER_ERRORS = (ValueError, FileNotFoundError, DataNotFoundError, CondensedFormatError, UnknownNameError, NonFiniteLossError)
 
 
 class DatasetType(click.ParamType):
@@ -34,6 +35,20 @@ class DatasetType(click.ParamType):
         except UnknownNameError as err:
             self.fail(str(err), param, ctx)
         return value
+
+
+def parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``("lr_img=0.5", "init=noise")`` -> ``{"lr_img": 0.5, "init": "noise"}``."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--set")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def user_errors(fn: Callable) -> Callable:
@@ -61,7 +76,8 @@ def main() -> None:
     """Build, evaluate and inspect condensed (distilled) image datasets."""
 
 
-@main.command()
+@main.command(help="Condense DATASET with a method and write the set; prints the file's path.\n\nDATASET is one of: "
+              + ", ".join(list_sources()) + ", or imagefolder:PATH.")
 @click.argument("dataset", type=DatasetType())
 @click.option("--method", required=True, type=click.Choice(list_methods()), help="Condensation method.")
 @click.option("--ipc", required=True, type=int, help="Stored images per class (the storage budget).")
@@ -73,17 +89,22 @@ def main() -> None:
 @seed_option
 @click.option("--download", is_flag=True, help="Let torchvision download the real dataset where it can.")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in the output folder.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override one hyperparameter of the recipe (VALUE parsed as JSON, else a string); repeatable.")
+@click.option("--checkpoint-minutes", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="Write a checkpoint this often (and always at the end).")
+@click.option("--amp", is_flag=True, help="bfloat16 autocast on CUDA where the recipe supports it.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, iterations: int | None, device: str,
-          seed: int, download: bool, resume: bool, quiet: bool) -> None:
-    """Condense DATASET with a method and write the set; prints the file's path.
-
-    DATASET is one of: """ + ", ".join(list_sources()) + """, or imagefolder:PATH."""
+          seed: int, download: bool, resume: bool, overrides: tuple[str, ...], checkpoint_minutes: float, amp: bool,
+          quiet: bool) -> None:
+    """Condense a dataset and write the set (help text above, built from the registry)."""
     from .build import build as run_build
 
     path = run_build(dataset, method, ipc, out=out, data_root=data_root, iterations=iterations, device=device,
-                     seed=seed, download=download, progress=not quiet, resume=resume)
+                     seed=seed, download=download, progress=not quiet, resume=resume, overrides=parse_overrides(overrides),
+                     checkpoint_minutes=checkpoint_minutes, amp=amp)
     click.echo(str(path))
 
 

@@ -23,6 +23,7 @@ class RunOptions:
         checkpoint: file for periodic checkpoints (``None``: no checkpoints).
         resume: continue from ``checkpoint`` when it exists.
         checkpoint_minutes: how often to checkpoint.
+        amp: bfloat16 autocast on CUDA where a recipe supports it.
     """
 
     device: str = "cpu"
@@ -31,6 +32,7 @@ class RunOptions:
     checkpoint: Path | None = None
     resume: bool = False
     checkpoint_minutes: float = 5.0
+    amp: bool = False
 
     @property
     def torch_device(self) -> torch.device:
@@ -62,6 +64,18 @@ def sample_class(real: RealData, c: int, n: int, generator: Generator) -> Tensor
 def real_init(real: RealData, ipc: int, generator: Generator) -> Tensor:
     """``ipc`` random real images per class, class-major (the usual synthetic-set initialisation)."""
     return torch.cat([sample_class(real, c, ipc, generator) for c in range(real.num_classes)])
+
+
+INITS = ("real", "noise")
+
+
+def init_images(real: RealData, ipc: int, init: str, generator: Generator) -> Tensor:
+    """Initial synthetic images: ``real`` (random real images per class) or ``noise`` (N(0, 1), normalised space)."""
+    if init == "real":
+        return real_init(real, ipc, generator).clone()
+    if init == "noise":
+        return torch.randn(real.num_classes * ipc, real.channels, *real.image_size, generator=generator)
+    raise ValueError(f"unknown init {init!r}; valid choices: {', '.join(INITS)}")
 
 
 def train_on_real(net: torch.nn.Module, real: RealData, steps: int, generator: Generator, batch: int = 256,

@@ -28,6 +28,7 @@ class Method:
         defaults: config used for every (dataset, IPC). published: overrides per ``(dataset, ipc)``
             (``(dataset, None)`` and ``(None, ipc)`` match any IPC / any dataset).
         iterations_key: the config entry ``--iterations`` sets (``None``: the method has no iterations).
+        per_ipc: config that follows from the IPC alone (applied after ``defaults``).
     """
 
     name: str
@@ -37,13 +38,18 @@ class Method:
     bibtex: str
     defaults: dict[str, Any] = field(default_factory=dict)
     iterations_key: str | None = None  # the config key that ``--iterations`` overrides
+    per_ipc: Callable[[int], dict[str, Any]] | None = None  # rules that depend on IPC alone (loop counts)
     published: dict[tuple[str | None, int | None], dict[str, Any]] = field(default_factory=dict)
 
     def config(self, dataset: str, ipc: int, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """The hyperparameters of this method for ``(dataset, ipc)``: defaults, then published values, then overrides."""
         cfg = dict(self.defaults)
+        cfg.update(self.per_ipc(ipc) if self.per_ipc else {})
         for key in ((None, ipc), (dataset, None), (dataset, ipc)):
             cfg.update(self.published.get(key, {}))
+        unknown = sorted(set(overrides or {}) - set(cfg))
+        if unknown:
+            raise ValueError(f"{self.name} has no hyperparameter {', '.join(unknown)}; valid: {', '.join(sorted(cfg)) or 'none'}")
         cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
         return cfg
 
@@ -67,4 +73,4 @@ def list_methods() -> list[str]:
 
 
 # Registration order is the order users see.
-from . import random, herding  # noqa: E402,F401
+from . import random, herding, dc, dsa, dm  # noqa: E402,F401

@@ -1,0 +1,156 @@
+"""DC, DSA and DM on a tiny real set: each lowers its own objective; runs resume exactly; NaN stops cleanly."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from condensed_datasets.build import build
+from condensed_datasets.checkpoint import NonFiniteLossError, read_checkpoint
+from condensed_datasets.engine import RunOptions, sample_class
+from condensed_datasets.gradient_matching import class_gradients, matching_loss
+from condensed_datasets.matching import gradient_distance, mean_embedding_distance
+from condensed_datasets.nets import get_network
+from condensed_datasets.recipes import get_method
+from condensed_datasets.storage import load
+
+FAST = {"arch": "convnet-w32", "batch_real": 32}
+
+
+@pytest.fixture(scope="module")
+def tiny(digits):
+    return digits.subset(40, seed=0)
+
+
+def _fixed_nets(real, n=4):
+    nets = []
+    for seed in range(n):
+        torch.manual_seed(100 + seed)
+        nets.append(get_network("convnet-w32", real.channels, real.num_classes, real.image_size))
+    return nets
+
+
+def _gm_objective(images, real, ipc, config):
+    """The gradient-matching loss averaged over fixed networks and fixed real batches."""
+    total = 0.0
+    for i, net in enumerate(_fixed_nets(real)):
+        g = torch.Generator().manual_seed(7 + i)
+        total += float(matching_loss(net, list(net.parameters()), images.detach().requires_grad_(True), real, ipc, config, None, g).detach())
+    return total
+
+
+def _dm_objective(images, real, ipc):
+    total = 0.0
+    for i, net in enumerate(_fixed_nets(real)):
+        g = torch.Generator().manual_seed(7 + i)
+        with torch.no_grad():
+            e_real = torch.stack([net.embed(sample_class(real, c, 32, g)) for c in range(real.num_classes)])
+            e_syn = net.embed(images).view(real.num_classes, ipc, -1)
+        total += float(mean_embedding_distance(e_real, e_syn))
+    return total
+
+
+@pytest.mark.parametrize("method", ["dc", "dsa"])
+def test_gradient_matching_lowers_its_objective(tiny, method):
+    spec = get_method(method)
+    config = spec.config("digits", 1, {**FAST, "iterations": 15})
+    start = spec.condense(tiny, 1, {**config, "iterations": 0}, RunOptions(seed=0, progress=False))
+    end = spec.condense(tiny, 1, config, RunOptions(seed=0, progress=False))
+    assert end.meta["iterations_run"] == 15
+    assert _gm_objective(end.images, tiny, 1, config) < 0.9 * _gm_objective(start.images, tiny, 1, config)
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_dm_lowers_its_objective(tiny, batched):
+    spec = get_method("dm")
+    config = spec.config("digits", 2, {**FAST, "iterations": 30, "batched_classes": batched})
+    start = spec.condense(tiny, 2, {**config, "iterations": 0}, RunOptions(seed=0, progress=False))
+    end = spec.condense(tiny, 2, config, RunOptions(seed=0, progress=False))
+    assert _dm_objective(end.images, tiny, 2) < 0.7 * _dm_objective(start.images, tiny, 2)
+
+
+def test_dm_batched_classes_is_the_same_loss_as_the_per_class_loop(tiny):
+    spec = get_method("dm")
+    runs = [spec.condense(tiny, 2, spec.config("digits", 2, {**FAST, "iterations": 3, "batched_classes": b}),
+                          RunOptions(seed=5, progress=False)) for b in (True, False)]
+    assert torch.allclose(runs[0].images, runs[1].images, atol=1e-4)
+
+
+def test_gradient_distance_ignores_one_dimensional_parameters():
+    a = [torch.randn(4, 3, 3, 3), torch.randn(4)]
+    b = [a[0].clone(), torch.randn(4)]
+    assert float(gradient_distance(a, b, "dc")) == pytest.approx(0, abs=1e-5)
+    assert float(gradient_distance(a, b, "angle_magnitude")) == pytest.approx(0, abs=1e-4)
+    assert float(gradient_distance(a, [2 * a[0], b[1]], "dc")) == pytest.approx(0, abs=1e-5)  # direction only
+    assert float(gradient_distance(a, [2 * a[0], b[1]], "angle_magnitude", 1.0)) == pytest.approx(float(a[0].reshape(4, -1).norm(dim=1).sum()), rel=1e-4)
+
+
+@pytest.mark.parametrize("method", ["dm", "dsa"])
+def test_resume_reproduces_the_uninterrupted_run(tiny, tmp_path, method):
+    overrides = {**FAST} if method == "dm" else {**FAST, "outer_loop": 2, "inner_loop": 1}
+    fresh = build("digits", method, 1, out=tmp_path / "fresh", iterations=6, real=tiny, progress=False, overrides=overrides)
+    build("digits", method, 1, out=tmp_path / "split", iterations=3, real=tiny, progress=False, overrides=overrides)
+    _, info = read_checkpoint(tmp_path / "split" / "digits" / method / "ipc1" / "checkpoint.safetensors")
+    assert info["iteration"] == 3
+    resumed = build("digits", method, 1, out=tmp_path / "split", iterations=6, real=tiny, progress=False,
+                    overrides=overrides, resume=True)
+    assert torch.equal(load(fresh).images, load(resumed).images)
+
+
+def test_resume_refuses_a_checkpoint_of_another_config(tiny, tmp_path):
+    build("digits", "dm", 1, out=tmp_path, iterations=2, real=tiny, progress=False, overrides=FAST)
+    with pytest.raises(ValueError, match="different run"):
+        build("digits", "dm", 1, out=tmp_path, iterations=4, real=tiny, progress=False, overrides={**FAST, "lr_img": 0.5}, resume=True)
+
+
+def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tiny, tmp_path):
+    build("digits", "dm", 1, out=tmp_path, iterations=2, real=tiny, progress=False, overrides=FAST)
+    ckpt = tmp_path / "digits" / "dm" / "ipc1" / "checkpoint.safetensors"
+    before = ckpt.read_bytes()
+    with pytest.raises(NonFiniteLossError, match="last good checkpoint"):
+        build("digits", "dm", 1, out=tmp_path, iterations=50, real=tiny, progress=False,
+              overrides={**FAST, "lr_img": 1e30}, resume=False)
+    assert ckpt.read_bytes() == before  # untouched: only finite iterations are ever saved
+    assert not (tmp_path / "digits" / "dm" / "ipc1" / "condensed.safetensors").exists() or load(
+        tmp_path / "digits" / "dm" / "ipc1" / "condensed.safetensors").meta["method"] == "dm"
+
+
+def test_unknown_hyperparameter_is_refused():
+    with pytest.raises(ValueError, match="no hyperparameter lr_imgg; valid: .*lr_img"):
+        get_method("dm").config("cifar10", 10, {"lr_imgg": 1})
+
+
+def test_published_hyperparameters_are_data():
+    dc = get_method("dc").config("cifar10", 10)
+    assert (dc["outer_loop"], dc["inner_loop"], dc["lr_img"], dc["init"], dc["iterations"]) == (10, 50, 0.1, "noise", 1000)
+    assert get_method("dc").config("mnist", 1)["outer_loop"] == 1
+    assert get_method("dsa").config("cifar10", 50)["init"] == "real"
+    dm = get_method("dm").config("cifar10", 50)
+    assert (dm["lr_img"], dm["batch_real"], dm["iterations"]) == (1.0, 256, 20000)
+    assert get_method("dm").config("cifar10", 100)["lr_img"] == 10.0
+
+
+@pytest.mark.slow
+def test_a_killed_run_never_leaves_a_half_written_checkpoint(tmp_path):
+    cmd = [sys.executable, "-m", "condensed_datasets.cli", "build", "digits", "--method", "dm", "--ipc", "2", "--out",
+           str(tmp_path), "--iterations", "100000", "--checkpoint-minutes", "0", "--quiet",
+           "--set", "arch=convnet-w32", "--set", "batch_real=16"]
+    ckpt = tmp_path / "digits" / "dm" / "ipc2" / "checkpoint.safetensors"
+    last = 0
+    for attempt, delay in enumerate((0.0, 0.37, 0.81)):
+        proc = subprocess.Popen(cmd + (["--resume"] if attempt else []), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (not ckpt.exists() or read_checkpoint(ckpt)[1]["iteration"] <= last):
+            time.sleep(0.05)
+        time.sleep(delay)  # kill at different points of the write cycle
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        tensors, info = read_checkpoint(ckpt)  # always a complete, readable file
+        assert tensors["images"].shape == (20, 1, 8, 8)
+        assert info["iteration"] > last  # and each resumed run carried on from the previous one
+        last = info["iteration"]
