@@ -91,19 +91,21 @@ def main() -> None:
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in the output folder.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one hyperparameter of the recipe (VALUE parsed as JSON, else a string); repeatable.")
+@click.option("--variant", default=None, help="Method variant where a method has several (dcmg: M, MD, MDA).")
 @click.option("--checkpoint-minutes", type=click.FloatRange(min=0), default=5.0, show_default=True,
               help="Write a checkpoint this often (and always at the end).")
 @click.option("--amp", is_flag=True, help="bfloat16 autocast on CUDA where the recipe supports it.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, iterations: int | None, device: str,
-          seed: int, download: bool, resume: bool, overrides: tuple[str, ...], checkpoint_minutes: float, amp: bool,
-          quiet: bool) -> None:
+          seed: int, download: bool, resume: bool, overrides: tuple[str, ...], variant: str | None, checkpoint_minutes: float,
+          amp: bool, quiet: bool) -> None:
     """Condense a dataset and write the set (help text above, built from the registry)."""
     from .build import build as run_build
 
     path = run_build(dataset, method, ipc, out=out, data_root=data_root, iterations=iterations, device=device,
-                     seed=seed, download=download, progress=not quiet, resume=resume, overrides=parse_overrides(overrides),
+                     seed=seed, download=download, progress=not quiet, resume=resume,
+                     overrides={**parse_overrides(overrides), **({"variant": variant} if variant else {})},
                      checkpoint_minutes=checkpoint_minutes, amp=amp)
     click.echo(str(path))
 

@@ -75,5 +75,5 @@ register_method(Method(
     iterations_key="iterations",
     per_ipc=lambda ipc: {"lr_img": 10.0} if ipc >= 100 else {},
     # The embedded default: small classes (~135 images) and a one-minute CPU budget.
-    published={("digits", None): {"batch_real": 64, "iterations": 300}},
+    published={("digits", None): {"batch_real": 64, "iterations": 200}},
 ))

@@ -154,3 +154,49 @@ def test_a_killed_run_never_leaves_a_half_written_checkpoint(tmp_path):
         assert tensors["images"].shape == (20, 1, 8, 8)
         assert info["iteration"] > last  # and each resumed run carried on from the previous one
         last = info["iteration"]
+
+
+def test_dcmg_inter_class_term_equals_the_pooled_batch_gradient(tiny):
+    """The class-averaged gradient equals the gradient of the pooled batch when classes have equal sizes."""
+    torch.manual_seed(0)
+    net = get_network("convnet-w32", tiny.channels, tiny.num_classes, tiny.image_size)
+    params = list(net.parameters())
+    g = torch.Generator().manual_seed(1)
+    batches = [sample_class(tiny, c, 8, g) for c in range(tiny.num_classes)]
+    per_class = [class_gradients(net, params, x, c, create_graph=False) for c, x in enumerate(batches)]
+    averaged = [sum(gs) / tiny.num_classes for gs in zip(*per_class)]
+    labels = torch.arange(tiny.num_classes).repeat_interleave(8)
+    pooled = torch.autograd.grad(torch.nn.functional.cross_entropy(net(torch.cat(batches)), labels), params)
+    for a, b in zip(averaged, pooled):
+        assert torch.allclose(a, b, atol=1e-6)
+    # and the loss's inter-class term is lambda * distance of those averages
+    config = {"metric": "angle_magnitude", "metric_weight": 1.0, "batch_real": 8, "inter_class_weight": 0}
+    images = torch.cat(batches).clone().requires_grad_(True)
+    base = matching_loss(net, params, images, tiny, 8, config, None, torch.Generator().manual_seed(2))
+    multi = matching_loss(net, params, images, tiny, 8, {**config, "inter_class_weight": 10}, None, torch.Generator().manual_seed(2))
+    g2 = torch.Generator().manual_seed(2)
+    real_avg = [sum(gs) / 10 for gs in zip(*[class_gradients(net, params, sample_class(tiny, c, 8, g2), c, False) for c in range(10)])]
+    syn_avg = [sum(gs) / 10 for gs in zip(*[class_gradients(net, params, images[c * 8:(c + 1) * 8], c, False) for c in range(10)])]
+    expected = 10 * gradient_distance(syn_avg, real_avg, "angle_magnitude", 1.0)
+    assert float(multi - base) == pytest.approx(float(expected), rel=1e-4)
+
+
+def test_dcmg_variants_and_schedule(tiny):
+    from condensed_datasets.gradient_matching import adaptive_inner_steps
+
+    assert [adaptive_inner_steps(t) for t in (0, 1, 3, 4, 9, 10, 30)] == [50, 40, 20, 10, 10, 5, 5]
+    spec = get_method("dcmg")
+    assert spec.config("cifar10", 50)["metric_weight"] == 0.1 and spec.config("cifar10", 10)["variant"] == "MDA"
+    cset = spec.condense(tiny, 1, spec.config("digits", 1, {**FAST, "iterations": 1, "variant": "MD"}), RunOptions(progress=False))
+    assert cset.meta["config"]["metric"] == "angle_magnitude" and cset.meta["config"]["inter_class_weight"] == 10
+    with pytest.raises(ValueError, match="M, MD, MDA"):
+        spec.condense(tiny, 1, spec.config("digits", 1, {"variant": "X"}), RunOptions(progress=False))
+
+
+def test_dcmg_lowers_its_objective(tiny):
+    spec = get_method("dcmg")
+    config = spec.config("digits", 1, {**FAST, "iterations": 15})
+    run_config = {**config, "metric": "angle_magnitude", "inter_class_weight": 10}
+    start = spec.condense(tiny, 1, {**config, "iterations": 0}, RunOptions(seed=0, progress=False))
+    end = spec.condense(tiny, 1, config, RunOptions(seed=0, progress=False))
+    assert _gm_objective(end.images, tiny, 1, run_config) < 0.9 * _gm_objective(start.images, tiny, 1, run_config)
