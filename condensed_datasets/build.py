@@ -66,4 +66,7 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     cset = spec.condense(real.to(device), ipc, config, run)
     path = folder / SET_FILENAME
     cset.save(path)
+    from .preview import write_preview
+
+    write_preview(cset, folder / "preview.png")
     return path

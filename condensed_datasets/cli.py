@@ -16,12 +16,14 @@ from . import __version__
 from .checkpoint import NonFiniteLossError
 from .evaluate import list_protocols
 from .nets import list_networks
+from .publish import PushError
 from .recipes import list_methods
 from .registry import UnknownNameError
 from .sources import DataNotFoundError, get_source, list_sources
 from .storage import CondensedFormatError
 
-USER_ERRORS = (ValueError, FileNotFoundError, DataNotFoundError, CondensedFormatError, UnknownNameError, NonFiniteLossError)
+USER_ERRORS = (ValueError, FileNotFoundError, DataNotFoundError, CondensedFormatError, UnknownNameError, NonFiniteLossError,
+               PushError)
 
 
 class DatasetType(click.ParamType):
@@ -95,11 +97,14 @@ def main() -> None:
 @click.option("--checkpoint-minutes", type=click.FloatRange(min=0), default=5.0, show_default=True,
               help="Write a checkpoint this often (and always at the end).")
 @click.option("--amp", is_flag=True, help="bfloat16 autocast on CUDA where the recipe supports it.")
+@click.option("--eval", "run_eval", is_flag=True, help="Evaluate the set after building (method's protocol) and write eval.json beside it.")
+@click.option("--eval-models", type=click.IntRange(min=1), default=5, show_default=True, help="With --eval: networks to train.")
+@click.option("--eval-epochs", type=click.IntRange(min=1), default=None, help="With --eval: override the protocol's epochs.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, iterations: int | None, device: str,
           seed: int, download: bool, resume: bool, overrides: tuple[str, ...], variant: str | None, checkpoint_minutes: float,
-          amp: bool, quiet: bool) -> None:
+          amp: bool, run_eval: bool, eval_models: int, eval_epochs: int | None, quiet: bool) -> None:
     """Condense a dataset and write the set (help text above, built from the registry)."""
     from .build import build as run_build
 
@@ -107,7 +112,29 @@ def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, 
                      seed=seed, download=download, progress=not quiet, resume=resume,
                      overrides={**parse_overrides(overrides), **({"variant": variant} if variant else {})},
                      checkpoint_minutes=checkpoint_minutes, amp=amp)
+    if run_eval:
+        _evaluate_and_record(path, data_root, "convnet", eval_models, eval_epochs, None, device, seed, quiet)
     click.echo(str(path))
+
+
+def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet) -> dict:
+    """Evaluate the set at ``path`` and append the result to its ``eval.json``."""
+    from pathlib import Path
+
+    from .build import check_device
+    from .cards import record_evaluation
+    from .evaluate import evaluate
+    from .sources import load_source
+    from .storage import load
+
+    check_device(device)
+    cset = load(path)
+    real = load_source(cset.dataset, data_root)
+    kwargs = {"protocol": protocol} if protocol else {}
+    result = evaluate(cset, real, arch=arch, models=models, epochs=epochs, device=device, seed=seed, progress=not quiet, **kwargs)
+    result.update(method=cset.method, ipc=cset.ipc)
+    record_evaluation(Path(path).parent, result)
+    return result
 
 
 @main.command(name="eval")
@@ -124,23 +151,103 @@ def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, 
 @user_errors
 def eval_(path: str, data_root: str | None, arch: str, models: int, epochs: int | None, protocol: str | None,
           device: str, seed: int, as_json: bool, quiet: bool) -> None:
-    """Train fresh networks on the set at PATH and test them on the real test split."""
-    from .build import check_device
-    from .evaluate import evaluate
-    from .sources import load_source
+    """Train fresh networks on the set at PATH and test them on the real test split.
+
+    The result is printed and appended to eval.json beside the set (what its card reports)."""
+    result = _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet)
+    if as_json:
+        click.echo(json.dumps({**result, "path": str(path)}))
+    else:
+        click.echo(f"{result['dataset']} {result['method']} ipc{result['ipc']}: {result['mean']:.2f} ± {result['std']:.2f} % "
+                   f"({result['models']} x {arch}, protocol {result['protocol']}, {result['epochs']} epochs, {result['seconds']} s)")
+
+
+@main.command()
+@click.argument("root", type=click.Path(exists=True, file_okay=False))
+@click.option("--repo", default=None, help="The Hub repo the card is for (default: the default org's condensed-<dataset>).")
+@user_errors
+def card(root: str, repo: str | None) -> None:
+    """Render the dataset card (README.md) of ROOT/<dataset>/ from its sets; prints its path.
+
+    ROOT may be one dataset folder or a root holding several (one card each)."""
+    from .cards import dataset_folders, write_card
+
+    folders = dataset_folders(root)
+    if not folders:
+        raise click.ClickException(f"no condensed sets under {root}")
+    for folder in folders:
+        click.echo(str(write_card(folder, repo)))
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG file to write.")
+@click.option("--per-class", type=click.IntRange(min=1), default=20, show_default=True, help="Images per row.")
+@click.option("--decoded", is_flag=True, help="Show the decoded training images instead of the stored ones.")
+@user_errors
+def show(path: str, out: str, per_class: int, decoded: bool) -> None:
+    """Write a class-by-row image grid (de-normalised) of the set at PATH."""
+    from .preview import write_preview
     from .storage import load
 
-    check_device(device)
-    cset = load(path)
-    real = load_source(cset.dataset, data_root)
-    kwargs = {"protocol": protocol} if protocol else {}
-    result = evaluate(cset, real, arch=arch, models=models, epochs=epochs, device=device, seed=seed, progress=not quiet, **kwargs)
-    result.update(method=cset.method, ipc=cset.ipc, path=str(path))
-    if as_json:
-        click.echo(json.dumps(result))
-    else:
-        click.echo(f"{cset.dataset} {cset.method} ipc{cset.ipc}: {result['mean']:.2f} ± {result['std']:.2f} % "
-                   f"({result['models']} x {arch}, protocol {result['protocol']}, {result['epochs']} epochs, {result['seconds']} s)")
+    click.echo(str(write_preview(load(path), out, per_class, decoded)))
+
+
+@main.command(name="list")
+@click.option("--root", type=click.Path(file_okay=False), default="out", show_default=True, help="Where local sets live.")
+@click.option("--dataset", default=None, help="Only this dataset.")
+@click.option("--remote", is_flag=True, help="Also list what the registry offers on the Hub.")
+@user_errors
+def list_(root: str, dataset: str | None, remote: bool) -> None:
+    """List local sets (ROOT/<dataset>/<method>/ipc<N>) and, with --remote, published ones."""
+    from pathlib import Path
+
+    from .build import SET_FILENAME
+    from .cards import read_evaluations
+    from .hub import list_sets
+
+    for path in sorted(Path(root).glob(f"*/*/ipc*/{SET_FILENAME}")) if Path(root).is_dir() else []:
+        name, method, ipc = path.parts[-4], path.parts[-3], path.parts[-2]
+        if dataset and name != dataset:
+            continue
+        evals = read_evaluations(path.parent)
+        acc = f"{evals[-1]['mean']:.2f} ± {evals[-1]['std']:.2f} % ({evals[-1]['protocol']})" if evals else "not evaluated"
+        click.echo(f"local   {name}/{method}/{ipc}  {acc}  {path}")
+    if remote:
+        for entry in list_sets(dataset):
+            acc = f"{entry.accuracy['mean']:.2f} %" if entry.accuracy else "-"
+            click.echo(f"remote  {entry.spec}  {acc}  {entry.repo_id}@{entry.revision[:12]}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@user_errors
+def info(path: str) -> None:
+    """Print the metadata of the set at PATH (JSON), without loading its images."""
+    from .storage import read_document, sha256_file
+
+    document = read_document(path)
+    click.echo(json.dumps({**document, "sha256": sha256_file(path)}, indent=2, sort_keys=True))
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--repo", required=True, help="Target dataset repo, ORG/NAME.")
+@click.option("--revision", default=None, help="Branch to commit to (default: main).")
+@click.option("--private", is_flag=True, help="Create the repo as private.")
+@click.option("--registry", type=click.Path(dir_okay=False), default=None,
+              help="Registry JSON to record the commit and sha256 pins in (default: $CONDENSED_REGISTRY).")
+@user_errors
+def push(path: str, repo: str, revision: str | None, private: bool, registry: str | None) -> None:
+    """Upload sets, previews, a parquet viewer export and the card to a Hub dataset repo in one commit.
+
+    PATH is a dataset folder ROOT/<dataset>, a root holding one, or a single set file. The token
+    comes from huggingface_hub's usual sources (HF_TOKEN or `hf auth login`)."""
+    from .publish import push as run_push
+
+    result = run_push(path, repo, revision=revision, private=private, registry=registry)
+    click.echo(f"pushed {len(result.sets)} set(s) to {result.repo_id} in commit {result.commit}")
+    click.echo(result.url)
 
 
 if __name__ == "__main__":  # pragma: no cover

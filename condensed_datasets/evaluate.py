@@ -41,7 +41,7 @@ class Protocol:
     name: str
     description: str
     batch_size: int
-    epochs: Callable[[RealData, int], int]  # (real data, decoded images per class) -> epochs
+    epochs: Callable[[str, int, int], int]  # (dataset name, classes, training images per class) -> epochs
     augmentation: Callable[[RealData], DiffAugment | None]
     milestones: tuple[float, ...]  # fractions of the epochs where the lr is multiplied by gamma
     gamma: float
@@ -60,10 +60,10 @@ def _dc_aug(real: RealData) -> DiffAugment | None:
     return DiffAugment("crop_scale_rotate") if real.name in GRAY_DIGITS else None
 
 
-def _idc_epochs(real: RealData, per_class: int) -> int:
+def _idc_epochs(dataset: str, num_classes: int, per_class: int) -> int:
     table = ((1, 3000), (10, 2000), (50, 1500), (200, 1000), (500, 500))
     epochs = next((e for limit, e in table if per_class <= limit), 300)
-    if real.num_classes >= 100:
+    if num_classes >= 100:
         epochs = (epochs * 2 // 3) // 100 * 100
     return epochs
 
@@ -76,11 +76,11 @@ def _idc_aug(real: RealData) -> DiffAugment:
 
 PROTOCOLS.register("dc", Protocol(
     "dc", "DC (ICLR'21): 300 epochs (1000 with MNIST augmentation), batch 256, lr 0.01 x0.1 at half",
-    256, lambda real, n: 1000 if real.name in GRAY_DIGITS else 300, _dc_aug, (0.5,), 0.1, True,
+    256, lambda dataset, classes, n: 1000 if dataset in GRAY_DIGITS else 300, _dc_aug, (0.5,), 0.1, True,
 ))
 PROTOCOLS.register("dsa", Protocol(
     "dsa", "DSA/DM/IDM: 1000 epochs with DSA augmentation, batch 256, lr 0.01 x0.1 at half",
-    256, lambda real, n: 1000, lambda real: DiffAugment(real.dsa_strategy), (0.5,), 0.1, True,
+    256, lambda dataset, classes, n: 1000, lambda real: DiffAugment(real.dsa_strategy), (0.5,), 0.1, True,
 ))
 PROTOCOLS.register("idc", Protocol(
     "idc", "IDC (ICML'22): batch 64, IDC augmentation + CutMix p=0.5, lr x0.2 at 2/3 and 5/6, epochs by set size",
@@ -204,7 +204,7 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
     real = real.to(device)
     images, targets = images.detach().to(device), targets.detach().to(device)
     per_class = max(1, math.ceil(len(images) / real.num_classes))
-    n_epochs = epochs if epochs is not None else proto.epochs(real, per_class)
+    n_epochs = epochs if epochs is not None else proto.epochs(real.name, real.num_classes, per_class)
     aug = proto.augmentation(real)
     cutmix_p = proto.cutmix_p(real)
     start = time.perf_counter()

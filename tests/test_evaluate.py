@@ -51,9 +51,10 @@ def test_same_seed_same_result(digits, small_set):
 
 
 def test_protocol_defaults_follow_the_papers(digits):
-    assert PROTOCOLS.get("dsa").epochs(digits, 10) == 1000
+    assert PROTOCOLS.get("dsa").epochs("cifar10", 10, 10) == 1000 and PROTOCOLS.get("dc").epochs("cifar10", 10, 10) == 300
     assert PROTOCOLS.get("dc").augmentation(digits) is not None  # digits/MNIST are augmented under DC
-    assert _idc_epochs(digits, 1) == 3000 and _idc_epochs(digits, 40) == 1500 and _idc_epochs(digits, 1000) == 300
+    assert _idc_epochs("cifar10", 10, 1) == 3000 and _idc_epochs("cifar10", 10, 40) == 1500 and _idc_epochs("cifar10", 10, 1000) == 300
+    assert _idc_epochs("cifar100", 100, 10) == 1300  # 2000 * 2/3, down to a multiple of 100
     assert PROTOCOLS.get("idc").batch_size == 64
 
 

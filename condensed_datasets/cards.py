@@ -1,0 +1,163 @@
+"""Dataset cards: render the README.md of one Hub repo from the sets in a local dataset folder.
+
+A dataset folder is ``ROOT/<dataset>/`` holding ``<method>/ipc<N>/condensed.safetensors`` (plus
+``eval.json`` and ``preview.png``) for every set; the card is rendered from ``hub_cards/`` through
+``huggingface_hub.DatasetCard`` and states honestly when a set was condensed or evaluated at a
+reduced budget or on the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .build import SET_FILENAME
+from .condensed_set import CondensedSet
+from .storage import atomic_write_bytes
+
+TEMPLATE = "dataset_card.md"
+EVAL_FILENAME = "eval.json"
+PREVIEW_FILENAME = "preview.png"
+PARQUET_FILENAME = "preview.parquet"
+LICENSE_NOTES = {
+    "cc-by-sa-3.0": "MNIST (LeCun, Cortes, Burges) is distributed under CC BY-SA 3.0; these derived sets are shared alike.",
+    "other": "The source dataset is distributed for research use; check its terms before other uses.",
+}
+
+
+@dataclass
+class LocalSet:
+    """A set on disk with its latest evaluation (if any)."""
+
+    path: Path
+    cset: CondensedSet
+    evaluation: dict[str, Any] | None
+
+    @property
+    def relative(self) -> str:
+        return f"{self.cset.method}/ipc{self.cset.ipc}"
+
+
+def find_sets(folder: str | os.PathLike) -> list[LocalSet]:
+    """Every ``<method>/ipc<N>/condensed.safetensors`` under a dataset folder, sorted by method then IPC."""
+    found = []
+    for path in sorted(Path(folder).glob(f"*/ipc*/{SET_FILENAME}")):
+        evals = read_evaluations(path.parent)
+        found.append(LocalSet(path, CondensedSet.load(path), evals[-1] if evals else None))
+    return sorted(found, key=lambda s: (s.cset.method, s.cset.ipc))
+
+
+def dataset_folders(root: str | os.PathLike) -> list[Path]:
+    """``root`` itself when it holds sets, else each sub-folder of ``root`` that does."""
+    root = Path(root)
+    if any(root.glob(f"*/ipc*/{SET_FILENAME}")):
+        return [root]
+    return [d for d in sorted(root.iterdir()) if d.is_dir() and any(d.glob(f"*/ipc*/{SET_FILENAME}"))]
+
+
+def read_evaluations(set_folder: Path) -> list[dict[str, Any]]:
+    """The evaluation results recorded beside a set (``eval.json``, a list, oldest first)."""
+    path = Path(set_folder) / EVAL_FILENAME
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def record_evaluation(set_folder: Path, result: dict[str, Any]) -> Path:
+    """Append one evaluation result to the set's ``eval.json`` (atomically)."""
+    path = Path(set_folder) / EVAL_FILENAME
+    results = read_evaluations(set_folder) + [result]
+    atomic_write_bytes(path, (json.dumps(results, indent=2) + "\n").encode())
+    return path
+
+
+def _notes(s: LocalSet) -> str:
+    from .evaluate import PROTOCOLS
+    from .recipes import get_method
+
+    notes = []
+    method = get_method(s.cset.method)
+    config = s.cset.meta.get("config", {})
+    if method.iterations_key and "iterations_run" in s.cset.meta:
+        published = method.config(s.cset.dataset, s.cset.ipc).get(method.iterations_key)
+        if published and s.cset.meta["iterations_run"] < published:
+            notes.append(f"reduced budget: {s.cset.meta['iterations_run']} of {published} iterations")
+    changed = {k: v for k, v in config.items() if k in method.config(s.cset.dataset, s.cset.ipc)
+               and method.config(s.cset.dataset, s.cset.ipc)[k] != v and k != method.iterations_key}
+    if changed:
+        notes.append("changed from the published config: " + ", ".join(f"{k}={v}" for k, v in sorted(changed.items())))
+    e = s.evaluation
+    if e:
+        per_class = max(1, int(e.get("train_images", s.cset.ipc)) // s.cset.num_classes)
+        full = PROTOCOLS.get(e["protocol"]).epochs(s.cset.dataset, s.cset.num_classes, per_class)
+        if e["epochs"] < full:
+            notes.append(f"reduced evaluation: {e['epochs']} of {full} epochs")
+        if str(e.get("device", "")).startswith("cpu"):
+            notes.append("evaluated on CPU")
+    return "; ".join(notes) or "-"
+
+
+def _row(s: LocalSet) -> dict[str, Any]:
+    from .recipes import get_method
+
+    with_decoded = s.cset.decode_all()[0].shape[0]
+    e = s.evaluation
+    params = ", ".join(f"{k}={v}" for k, v in s.cset.decoder.params.items() if k != "pad_value")
+    return {
+        "method": s.cset.method, "ipc": s.cset.ipc, "stored": len(s.cset.images), "decoded": with_decoded,
+        "bytes": s.path.stat().st_size,
+        "accuracy": f"{e['mean']:.2f} ± {e['std']:.2f}" if e else "not evaluated",
+        "evaluation": f"{e['protocol']} protocol, {e['models']} x {e['arch']}, {e['epochs']} epochs" if e else "-",
+        "seed": s.cset.meta.get("seed", "-"), "version": s.cset.meta.get("package_version", "-"), "notes": _notes(s),
+        "paper": get_method(s.cset.method).paper, "path": f"{s.relative}/{SET_FILENAME}",
+        "decoder": s.cset.decoder.name + (f" ({params})" if params else ""), "preview": f"{s.relative}/{PREVIEW_FILENAME}",
+    }
+
+
+def _size_category(n: int) -> str:
+    return "n<1K" if n < 1000 else ("1K<n<10K" if n < 10_000 else ("10K<n<100K" if n < 100_000 else "100K<n<1M"))
+
+
+def render_card(folder: str | os.PathLike, repo_id: str | None = None) -> str:
+    """The README.md (YAML header + body) for the Hub repo of the sets in ``folder``."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    from .datasets import DATASET_CLASSES
+    from .hub import default_repo_id
+    from .recipes import get_method
+    from .sources import get_source
+
+    sets = find_sets(folder)
+    if not sets:
+        raise FileNotFoundError(f"no condensed sets under {folder} (expected <method>/ipc<N>/{SET_FILENAME})")
+    dataset = sets[0].cset.dataset
+    spec = get_source(dataset)
+    rows = [_row(s) for s in sets]
+    methods = sorted({s.cset.method for s in sets})
+    configs = [{"config_name": f"{s.cset.method}-ipc{s.cset.ipc}", "data_files": [{"split": "train", "path": f"{s.relative}/{PARQUET_FILENAME}"}]}
+               for s in sets]
+    configs[0]["default"] = True
+    card_data = DatasetCardData(
+        license=spec.license, task_categories=["image-classification"], task_ids=["multi-class-image-classification"],
+        size_categories=[_size_category(sum(r["decoded"] for r in rows))], annotations_creators=["machine-generated"],
+        source_datasets=[spec.hub_id] if spec.hub_id else ["original"], pretty_name=f"Condensed {dataset}",
+        tags=["dataset-condensation", "dataset-distillation", "synthetic", "condensed-datasets", *methods], configs=configs,
+    )
+    loader = DATASET_CLASSES.get(dataset)
+    bibtex = [b for b in dict.fromkeys(get_method(m).bibtex for m in methods) if b] + ([spec.citation] if spec.citation else [])
+    template = resources.files("condensed_datasets.hub_cards").joinpath(TEMPLATE).read_text()
+    card = DatasetCard.from_template(
+        card_data, template_str=template, source_title=dataset, loader_class=loader.__name__ if loader else "CondensedDataset",
+        example=rows[0], repo_id=repo_id or default_repo_id(dataset), sets=rows, bibtex=bibtex, license=spec.license,
+        license_note=LICENSE_NOTES.get(spec.license, ""),
+    )
+    return str(card)
+
+
+def write_card(folder: str | os.PathLike, repo_id: str | None = None) -> Path:
+    """Render the card and write ``folder/README.md`` atomically; returns its path."""
+    path = Path(folder) / "README.md"
+    atomic_write_bytes(path, render_card(folder, repo_id).encode())
+    return path
