@@ -64,6 +64,7 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / "checkpoint.safetensors", resume=resume,
                      checkpoint_minutes=checkpoint_minutes, amp=amp)
     cset = spec.condense(real.to(device), ipc, config, run)
+    cset.meta["built_on"] = torch.device(device).type
     path = folder / SET_FILENAME
     cset.save(path)
     from .preview import write_preview

@@ -86,6 +86,8 @@ def _notes(s: LocalSet) -> str:
             notes.append(f"reduced budget: {s.cset.meta['iterations_run']} of {published} iterations")
     changed = {k: v for k, v in config.items() if k in method.config(s.cset.dataset, s.cset.ipc)
                and method.config(s.cset.dataset, s.cset.ipc)[k] != v and k != method.iterations_key}
+    if s.cset.meta.get("built_on") == "cpu" and method.iterations_key:
+        notes.append("condensed on CPU")
     if changed:
         notes.append("changed from the published config: " + ", ".join(f"{k}={v}" for k, v in sorted(changed.items())))
     e = s.evaluation

@@ -56,7 +56,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
             bar.update(1)
     images = real.train_images[torch.cat(picked)]
     labels = class_major_labels(real.num_classes, ipc, images.device)
-    return CondensedSet(images, labels, set_meta(real, "herding", ipc, config, run.seed))
+    return CondensedSet(images, labels, set_meta(real, "herding", ipc, config, run.seed, iterations_run=steps))
 
 
 register_method(Method(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from condensed_datasets.sources import RealData, load_source
 
@@ -49,3 +51,21 @@ def fake_hub(_hub_server, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_test_token")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     return _hub_server
+
+
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+@pytest.fixture
+def cifar_root(tmp_path):
+    """A tiny CIFAR-10 in the real image-folder layout (12 random PNGs per class and split)."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for c in CIFAR_CLASSES:
+            folder = tmp_path / "data" / "cifar10" / split / c
+            folder.mkdir(parents=True)
+            for i in range(12):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i:04d}.png")
+    return tmp_path / "data"
+
+

@@ -71,6 +71,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- helpers ------------------------------------------------------------------------
     def _body(self) -> bytes:
+        return self._raw
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    self.rfile.readline()  # the blank line after the last chunk
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()  # CRLF after each chunk
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
@@ -110,6 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("PUT")
 
     def _dispatch(self, method: str) -> None:
+        self._raw = self._read_body()  # always consume the body: the connection is kept alive
         url = urlparse(self.path)
         path = url.path
         with self.hub.lock:
@@ -136,11 +149,12 @@ class _Handler(BaseHTTPRequestHandler):
         req = json.loads(self._body())
         repo_id = f"{req['organization']}/{req['name']}" if req.get("organization") else req["name"]
         key = (req.get("type") or "model", repo_id)
-        if key in self.hub.repos:
-            return self._error(409, "RepoExists", "You already created this repo")
+        url = f"{self._base()}/{'datasets/' if key[0] == 'dataset' else ''}{repo_id}"
+        if key in self.hub.repos:  # the Hub's 409 body carries the url too (the client reads it)
+            return self._json(409, {"error": "You already created this repo", "url": url}, {"X-Error-Code": "RepoExists"})
         empty = hashlib.sha1(repo_id.encode()).hexdigest()
         self.hub.repos[key] = Repo({empty: {}}, {"main": empty}, bool(req.get("private")))
-        self._json(200, {"url": f"{self._base()}/{'datasets/' if key[0] == 'dataset' else ''}{repo_id}"})
+        self._json(200, {"url": url})
 
     def _api(self, method: str, kind: str, repo_id: str, rest: list[str], query: str) -> None:
         repo = self._repo(kind, repo_id)

@@ -19,20 +19,7 @@ from condensed_datasets.hub import PublishedSet, download_set, record_set
 from condensed_datasets.registry import UnknownNameError
 from condensed_datasets.storage import CondensedFormatError, sha256_file
 
-CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-
-
-@pytest.fixture
-def cifar_root(tmp_path):
-    """A tiny real-layout CIFAR-10 image folder (12 PNGs per class and split)."""
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for c in CIFAR_CLASSES:
-            folder = tmp_path / "data" / "cifar10" / split / c
-            folder.mkdir(parents=True)
-            for i in range(12):
-                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i:04d}.png")
-    return tmp_path / "data"
+from conftest import CIFAR_CLASSES
 
 
 def _build(data_root, out, method="random", ipc=10, dataset="cifar10") -> str:

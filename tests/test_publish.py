@@ -1,0 +1,135 @@
+"""Publishing to a Hub on 127.0.0.1 with the real client: one commit, cards, previews, and the way back."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+from click.testing import CliRunner
+from huggingface_hub import DatasetCard
+from PIL import Image
+
+from condensed_datasets import CondensedCIFAR10
+from condensed_datasets.cli import main
+from condensed_datasets.hub import list_sets
+from condensed_datasets.publish import PushError, push
+from condensed_datasets.storage import load
+
+
+def cli(*args: str, env: dict | None = None):
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def built(cifar_root, tmp_path):
+    """Two CIFAR-10 sets built by the CLI (one evaluated with --eval) under tmp_path/sets."""
+    out = tmp_path / "sets"
+    for method, extra in (("random", ["--eval", "--eval-models", "2", "--eval-epochs", "2"]), ("herding", ["--iterations", "5"])):
+        result = cli("build", "cifar10", "--method", method, "--ipc", "3", "--out", str(out), "--data-root", str(cifar_root), "--quiet", *extra)
+        assert result.exit_code == 0, result.output
+    return out
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_push_then_load_back_identical_tensors(built, fake_hub, tmp_path):
+    before = _snapshot(built)
+    result = cli("push", str(built), "--repo", "org/condensed-cifar10", env={"HF_TOKEN": "hf_secret_value"})
+    assert result.exit_code == 0, result.output
+    assert "hf_secret_value" not in result.output  # the token is never printed
+    commit = re.search(r"commit ([0-9a-f]{40})", result.output).group(1)
+    commits = [r for r in fake_hub.hub.requests if r[0] == "POST" and "/commit/" in r[1]]
+    assert len(commits) == 1  # everything in ONE commit
+    files = fake_hub.hub.tree("dataset", "org/condensed-cifar10")
+    for rel in ("random/ipc3", "herding/ipc3"):
+        for name in ("condensed.safetensors", "preview.png", "preview.parquet"):
+            assert f"{rel}/{name}" in files
+    assert "random/ipc3/eval.json" in files and "README.md" in files
+    assert _snapshot(built) == before  # nothing local was modified
+    assert {e.spec: e.revision for e in list_sets()} == {"cifar10/random/ipc3": commit, "cifar10/herding/ipc3": commit}
+    ds = CondensedCIFAR10(root=tmp_path / "elsewhere", method="random", ipc=3, repo_id="org/condensed-cifar10", revision=commit)
+    assert torch.equal(ds.condensed.images, load(built / "cifar10" / "random" / "ipc3" / "condensed.safetensors").images)
+    pinned = CondensedCIFAR10(root=tmp_path / "pinned", method="herding", ipc=3)  # via the registry's pin
+    assert pinned.condensed.method == "herding"
+
+
+def test_a_push_failing_at_commit_leaves_the_repo_unchanged(built, fake_hub):
+    first = push(built, "org/condensed-cifar10", retry_wait=0)
+    tree = fake_hub.hub.tree("dataset", "org/condensed-cifar10")
+    (built / "cifar10" / "random" / "ipc3" / "eval.json").write_text("[]")  # a change worth pushing
+    before = _snapshot(built)
+    fake_hub.hub.fail_commits = 10
+    with pytest.raises(PushError, match="failed after 3 attempts.*nothing was changed"):
+        push(built, "org/condensed-cifar10", retry_wait=0)
+    assert fake_hub.hub.tree("dataset", "org/condensed-cifar10") == tree
+    assert fake_hub.hub.repos[("dataset", "org/condensed-cifar10")].branches["main"] == first.commit
+    assert _snapshot(built) == before
+    fake_hub.hub.fail_commits = 1  # a transient error is retried
+    assert push(built, "org/condensed-cifar10", retry_wait=0).commit != first.commit
+
+
+def test_card_parses_and_its_snippet_runs(built, fake_hub, capsys):
+    push(built, "org/condensed-cifar10", retry_wait=0)
+    text = fake_hub.hub.tree("dataset", "org/condensed-cifar10")["README.md"].decode()
+    card = DatasetCard(text)
+    data = card.data.to_dict()
+    assert data["task_categories"] == ["image-classification"] and data["source_datasets"] == ["uoft-cs/cifar10"]
+    assert {"dataset-condensation", "dataset-distillation", "synthetic", "random", "herding"} <= set(data["tags"])
+    assert data["size_categories"] == ["n<1K"] and data["license"] == "other" and data["pretty_name"]
+    assert {c["config_name"] for c in data["configs"]} == {"herding-ipc3", "random-ipc3"}
+    assert "| random | 3 | 30 | 30 |" in text.replace("[random](#random)", "random")
+    assert "2 x convnet, 2 epochs" in text and "reduced evaluation: 2 of" in text and "evaluated on CPU" in text
+    assert "reduced budget: 5 of 1000 iterations" in text
+    assert "Krizhevsky" in text and "welling2009herding" in text
+    snippet = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    exec(compile(snippet, "card-snippet", "exec"), {})
+    assert capsys.readouterr().out.startswith("30 ")
+
+
+def test_card_command_renders_one_card_per_dataset(built, digits, tmp_path):
+    from condensed_datasets.build import build
+
+    build("digits", "random", 2, out=built, real=digits, progress=False)
+    result = cli("card", str(built))
+    assert result.exit_code == 0
+    paths = result.output.split()
+    assert paths == [str(built / "cifar10" / "README.md"), str(built / "digits" / "README.md")]
+    assert DatasetCard.load(paths[1]).data.license == "bsd-3-clause"
+
+
+def test_preview_has_one_row_per_class(built, tmp_path):
+    path = built / "cifar10" / "random" / "ipc3"
+    grid = Image.open(path / "preview.png")
+    assert grid.size == (1 + 3 * (32 + 1), 1 + 10 * (32 + 1))  # 3 columns (IPC), 10 rows (classes), 1 px padding
+    result = cli("show", str(path / "condensed.safetensors"), "--out", str(tmp_path / "grid.png"), "--per-class", "2")
+    assert result.exit_code == 0 and Image.open(tmp_path / "grid.png").size == (1 + 2 * 33, 1 + 10 * 33)
+    # the first image of class 0 is the first stored image, de-normalised
+    cset = load(path / "condensed.safetensors")
+    pixel = torch.tensor(grid.getpixel((1, 1)), dtype=torch.float32) / 255
+    expected = (cset.images[0, :, 0, 0] * torch.tensor(cset.std) + torch.tensor(cset.mean)).clamp(0, 1)
+    assert torch.allclose(pixel, expected, atol=1 / 255 + 1e-6)
+
+
+def test_list_and_info(built, fake_hub):
+    listed = cli("list", "--root", str(built))
+    assert "cifar10/random/ipc3" in listed.output and "(dc)" in listed.output and "not evaluated" in listed.output
+    push(built, "org/condensed-cifar10", retry_wait=0)
+    remote = cli("list", "--root", str(built), "--remote", "--dataset", "cifar10")
+    assert "remote  cifar10/herding/ipc3" in remote.output and "org/condensed-cifar10@" in remote.output
+    info = json.loads(cli("info", str(built / "cifar10" / "random" / "ipc3" / "condensed.safetensors")).output)
+    assert info["meta"]["method"] == "random" and info["schema_version"] == 1 and len(info["sha256"]) == 64
+
+
+def test_push_refuses_bad_targets(built, digits, fake_hub):
+    from condensed_datasets.build import build
+
+    with pytest.raises(ValueError, match="invalid repo id"):
+        push(built, "../evil")
+    build("digits", "random", 2, out=built, real=digits, progress=False)
+    with pytest.raises(ValueError, match="one repo holds one dataset"):
+        push(built, "org/mixed")
+    assert fake_hub.hub.requests == []
