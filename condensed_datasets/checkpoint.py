@@ -96,12 +96,14 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
 
 
 def run_iterations(state: RecipeState, step: Callable[[int], float], total: int, run: RunOptions, method: str,
-                   config: dict[str, Any], resume_ignores: tuple[str, ...] = ()) -> None:
+                   config: dict[str, Any], resume_ignores: tuple[str, ...] = (),
+                   on_restore: Callable[[], None] | None = None) -> None:
     """Call ``step(it)`` for iterations ``state.iteration .. total - 1`` with checkpoints, progress and a NaN guard.
 
     ``step`` returns the iteration's loss. With ``run.resume`` and an existing checkpoint the run
     continues from it (its method and config, except the keys in ``resume_ignores``, must match).
-    A checkpoint is written every ``run.checkpoint_minutes`` and at the end.
+    A checkpoint is written every ``run.checkpoint_minutes`` and at the end. ``on_restore`` is
+    called after a checkpoint was loaded (to rebuild recipe objects from ``state.extra``).
     """
     info = {"method": method, "config": config}
     path = run.checkpoint
@@ -113,6 +115,9 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
                                           "remove it or drop --resume")
         state.restore(tensors)
         state.iteration = int(saved["iteration"])
+        if on_restore is not None:
+            with torch.random.fork_rng(devices=[]):  # rebuilding objects must not consume the restored RNG
+                on_restore()
     last_save = time.monotonic()
     with tqdm(total=total, initial=min(state.iteration, total), desc=method, disable=not run.progress) as bar:
         for it in range(state.iteration, total):
@@ -129,3 +134,25 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
                 last_save = time.monotonic()
     if path is not None:
         save_checkpoint(path, state, info)
+
+
+def module_tensors(prefix: str, net: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict[str, Tensor]:
+    """A network's parameters/buffers (and its optimiser's momentum) as flat tensors for `RecipeState.extra`."""
+    out = {f"{prefix}.net.{k}": v.detach().clone() for k, v in net.state_dict().items()}
+    if optimizer is not None:
+        for j, p in enumerate(optimizer.param_groups[0]["params"]):
+            buf = optimizer.state.get(p, {}).get("momentum_buffer")
+            if buf is not None:
+                out[f"{prefix}.opt.{j}"] = buf.detach().clone()
+    return out
+
+
+def load_module_tensors(prefix: str, tensors: dict[str, Tensor], net: torch.nn.Module,
+                        optimizer: torch.optim.Optimizer | None = None) -> None:
+    """Inverse of `module_tensors`."""
+    state = {k[len(prefix) + 5:]: v for k, v in tensors.items() if k.startswith(f"{prefix}.net.")}
+    net.load_state_dict(state)
+    if optimizer is not None:
+        for j, p in enumerate(optimizer.param_groups[0]["params"]):
+            if f"{prefix}.opt.{j}" in tensors:
+                optimizer.state[p]["momentum_buffer"] = tensors[f"{prefix}.opt.{j}"].to(p.device).clone()

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 from torch import Generator, Tensor
+from torch.nn import functional as F
 
 from .sources import RealData
 
@@ -78,26 +79,46 @@ def init_images(real: RealData, ipc: int, init: str, generator: Generator) -> Te
     raise ValueError(f"unknown init {init!r}; valid choices: {', '.join(INITS)}")
 
 
-def train_on_real(net: torch.nn.Module, real: RealData, steps: int, generator: Generator, batch: int = 256,
-                  lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 5e-4, augment=None) -> float:
-    """Train ``net`` for ``steps`` SGD steps of cross-entropy on random real batches; returns the last loss.
+@dataclass
+class TrainStats:
+    """What `train_on_real` reports: the last loss and the accuracy (%) over all its batches."""
 
-    ``augment`` (e.g. a `DiffAugment`) is called as ``augment(x, generator)`` on every batch.
+    loss: float
+    accuracy: float
+
+
+def train_on_real(net: torch.nn.Module, real: RealData, steps: int, generator: Generator, batch: int = 256,
+                  lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 5e-4, augment=None,
+                  cutmix_p: float = 0.0, optimizer: torch.optim.Optimizer | None = None) -> TrainStats:
+    """Train ``net`` for ``steps`` SGD steps of cross-entropy on random real batches.
+
+    ``augment`` (e.g. a `DiffAugment`) is called as ``augment(x, generator)`` on every batch; with
+    probability ``cutmix_p`` a batch is also CutMix-ed. Pass ``optimizer`` to keep momentum across calls.
     """
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    from .augment import cutmix
+
+    optimizer = optimizer or torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     net.train()
-    loss = torch.zeros(())
+    loss, correct, seen = torch.zeros(()), 0, 0
     n = len(real.train_labels)
     for _ in range(steps):
         idx = torch.randint(n, (batch,), generator=generator).to(real.train_labels.device)
-        x = real.train_images[idx]
+        x, y = real.train_images[idx], real.train_labels[idx]
         if augment is not None:
             x = augment(x, generator)
-        loss = torch.nn.functional.cross_entropy(net(x), real.train_labels[idx])
+        if cutmix_p > 0 and float(torch.rand(1, generator=generator)) < cutmix_p:
+            x, perm, r = cutmix(x, generator)
+            out = net(x)
+            loss = r * F.cross_entropy(out, y) + (1 - r) * F.cross_entropy(out, y[perm])
+        else:
+            out = net(x)
+            loss = F.cross_entropy(out, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    return float(loss.detach())
+        correct += int((out.argmax(1) == y).sum())
+        seen += len(y)
+    return TrainStats(float(loss.detach()), 100.0 * correct / max(1, seen))
 
 
 @torch.no_grad()

@@ -73,4 +73,4 @@ def list_methods() -> list[str]:
 
 
 # Registration order is the order users see.
-from . import random, herding, dc, dsa, dm, dcmg  # noqa: E402,F401
+from . import random, herding, dc, dsa, dm, dcmg, idc, idm  # noqa: E402,F401

@@ -46,9 +46,9 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
     steps = int(config["train_steps"])
     with tqdm(total=steps + real.num_classes, desc="herding", disable=not run.progress) as bar:
         for _ in range(0, steps, 50):
-            loss = train_on_real(net, real, min(50, steps - bar.n), generator, batch=config["batch_real"], lr=config["lr_net"])
+            stats = train_on_real(net, real, min(50, steps - bar.n), generator, batch=config["batch_real"], lr=config["lr_net"])
             bar.update(min(50, steps - bar.n))
-            bar.set_postfix(loss=f"{loss:.3f}")
+            bar.set_postfix(loss=f"{stats.loss:.3f}")
         picked = []
         for c in range(real.num_classes):
             idx = real.class_indices[c]

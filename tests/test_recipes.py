@@ -90,9 +90,13 @@ def test_gradient_distance_ignores_one_dimensional_parameters():
     assert float(gradient_distance(a, [2 * a[0], b[1]], "angle_magnitude", 1.0)) == pytest.approx(float(a[0].reshape(4, -1).norm(dim=1).sum()), rel=1e-4)
 
 
-@pytest.mark.parametrize("method", ["dm", "dsa"])
+RESUME_OVERRIDES = {"dm": FAST, "dsa": {**FAST, "outer_loop": 2, "inner_loop": 1},
+                    "idc": {**FAST, "batch_real": 16, "n_data": 16, "inner_loop": 2}}  # idc resumes mid-network
+
+
+@pytest.mark.parametrize("method", sorted(RESUME_OVERRIDES))
 def test_resume_reproduces_the_uninterrupted_run(tiny, tmp_path, method):
-    overrides = {**FAST} if method == "dm" else {**FAST, "outer_loop": 2, "inner_loop": 1}
+    overrides = RESUME_OVERRIDES[method]
     fresh = build("digits", method, 1, out=tmp_path / "fresh", iterations=6, real=tiny, progress=False, overrides=overrides)
     build("digits", method, 1, out=tmp_path / "split", iterations=3, real=tiny, progress=False, overrides=overrides)
     _, info = read_checkpoint(tmp_path / "split" / "digits" / method / "ipc1" / "checkpoint.safetensors")
@@ -200,3 +204,91 @@ def test_dcmg_lowers_its_objective(tiny):
     start = spec.condense(tiny, 1, {**config, "iterations": 0}, RunOptions(seed=0, progress=False))
     end = spec.condense(tiny, 1, config, RunOptions(seed=0, progress=False))
     assert _gm_objective(end.images, tiny, 1, run_config) < 0.9 * _gm_objective(start.images, tiny, 1, run_config)
+
+
+IDC_FAST = {**FAST, "batch_real": 16, "n_data": 16, "inner_loop": 3}
+
+
+def _idc_objective(images, real, ipc, spec, metric):
+    """IDC's matching distance (no augmentation) over fixed networks and fixed real batches."""
+    from condensed_datasets.formation import decode
+
+    total = 0.0
+    labels = torch.arange(real.num_classes).repeat_interleave(ipc)
+    for i, net in enumerate(_fixed_nets(real)):
+        g = torch.Generator().manual_seed(7 + i)
+        params = [p for p in net.parameters() if p.ndim >= 3]
+        for c in range(real.num_classes):
+            syn, _ = decode(spec, images[c * ipc:(c + 1) * ipc], labels[c * ipc:(c + 1) * ipc])
+            g_real = class_gradients(net, params, sample_class(real, c, 16, g), c, False)
+            g_syn = class_gradients(net, params, syn, c, False)
+            total += float(gradient_distance(g_syn, g_real, metric))
+    return total
+
+
+@pytest.mark.parametrize("method", ["idc", "idc-i"])
+def test_idc_lowers_its_objective(tiny, method):
+    spec = get_method(method)
+    config = spec.config("digits", 2, {**IDC_FAST, "iterations": 8, "lr_img": 5e-3})
+    start = spec.condense(tiny, 2, {**config, "iterations": 0}, RunOptions(seed=0, progress=False))
+    end = spec.condense(tiny, 2, config, RunOptions(seed=0, progress=False))
+    assert end.decoder.name == ("multi_formation" if method == "idc" else "identity")
+    before = _idc_objective(start.images, tiny, 2, start.decoder, config["metric"])
+    after = _idc_objective(end.images, tiny, 2, end.decoder, config["metric"])
+    assert after < 0.95 * before
+
+
+def test_idc_export_round_trips_through_the_loader(tiny, tmp_path):
+    from condensed_datasets import CondensedDigits
+    from condensed_datasets.formation import decode
+
+    path = build("digits", "idc", 2, out=tmp_path, iterations=2, real=tiny, progress=False, overrides=IDC_FAST)
+    cset = load(path)
+    inside, _ = decode(cset.decoder, cset.images, cset.labels)  # what the recipe trains on
+    ds = CondensedDigits(root=tmp_path, method="idc", ipc=2, download=False)
+    assert len(ds) == 10 * 2 * 4 and torch.equal(ds.images, inside)
+    assert ds.targets == [c for c in range(10) for _ in range(8)]
+
+
+def test_idc_init_places_the_first_real_images_in_the_grid(tiny):
+    from torch.nn import functional as F
+
+    from condensed_datasets.recipes.idc import mix_init
+
+    stored = mix_init(tiny, 2, 2)
+    first = tiny.train_images[tiny.class_indices[0][:8]]
+    # class 0, stored image 1, grid part 2 (bottom-left) holds real image 2 * ipc + 1 = 5, downscaled
+    assert torch.equal(stored[1, :, 4:, :4], F.interpolate(first[5:6], size=(4, 4), mode="nearest")[0])
+
+
+def test_idm_queue_is_bounded_and_its_models_differ_in_age(tiny, tmp_path):
+    overrides = {**FAST, "trained_bs": 16, "push_interval": 1, "n_max": 4, "model_train_steps": 2}
+    path = build("digits", "idm", 1, out=tmp_path / "a", iterations=6, real=tiny, progress=False, overrides=overrides)
+    steps = load(path).meta["queue_steps"]
+    assert len(steps) == 4  # 3 initial + 6 pushes, capped at n_max
+    assert len(set(steps)) > 1
+    build("digits", "idm", 1, out=tmp_path / "b", iterations=3, real=tiny, progress=False, overrides=overrides)
+    resumed = build("digits", "idm", 1, out=tmp_path / "b", iterations=6, real=tiny, progress=False, overrides=overrides, resume=True)
+    assert torch.equal(load(resumed).images, load(path).images) and load(resumed).meta["queue_steps"] == steps
+
+
+def test_idm_queue_push_pop():
+    from condensed_datasets.recipes.idm import ModelQueue
+
+    made = []
+    queue = ModelQueue(lambda: made.append(len(made)) or torch.nn.Linear(2, 2), n_max=3)
+    for _ in range(5):
+        queue.push()
+        assert len(queue.models) <= 3
+    assert len(made) == 5 and len(queue.sample(2, torch.Generator().manual_seed(0))) == 2
+
+
+def test_idm_lowers_its_objective(tiny):
+    from condensed_datasets.formation import decode
+
+    spec = get_method("idm")
+    config = spec.config("digits", 1, {**FAST, "trained_bs": 16, "iterations": 15, "ce_weight": 0.0})
+    start = spec.condense(tiny, 1, {**config, "iterations": 0}, RunOptions(seed=0, progress=False))
+    end = spec.condense(tiny, 1, config, RunOptions(seed=0, progress=False))
+    expand = lambda c: decode(c.decoder, c.images, c.labels)[0]  # noqa: E731  (class-major: 4 per class)
+    assert _dm_objective(expand(end), tiny, 4) < 0.8 * _dm_objective(expand(start), tiny, 4)
