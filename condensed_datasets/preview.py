@@ -13,17 +13,22 @@ from .sources import denormalize
 from .storage import atomic_write_path
 
 MAX_PER_ROW = 20
+MIN_SIDE = 32  # smaller images are enlarged (nearest neighbour) so a grid stays legible
 
 
 def preview_grid(cset: CondensedSet, per_class: int = MAX_PER_ROW, decoded: bool = False) -> torch.Tensor:
     """A ``[C, H', W']`` grid image in [0, 1]: one row per class, up to ``per_class`` images each.
 
-    Rows are classes in label order; a class with fewer images leaves its row's tail blank.
+    Rows are classes in label order; a class with fewer images leaves its row's tail blank. Images
+    smaller than 32 px are enlarged by an integer factor (nearest neighbour).
     ``decoded`` shows the training images the decoder makes instead of the stored ones.
     """
     with torch.no_grad():
         images, labels, _ = cset.decode_all() if decoded else (cset.images, cset.labels, None)
         pixels = denormalize(images.float(), cset.mean, cset.std).clamp(0, 1)
+        if pixels.shape[-1] < MIN_SIDE:
+            scale = -(-MIN_SIDE // pixels.shape[-1])
+            pixels = torch.nn.functional.interpolate(pixels, scale_factor=scale, mode="nearest")
     counts = torch.bincount(labels, minlength=cset.num_classes)
     cols = max(1, min(per_class, int(counts.max()) if len(counts) else 1))
     canvas = torch.ones(cset.num_classes * cols, *pixels.shape[1:])

@@ -56,16 +56,21 @@ def fake_hub(_hub_server, tmp_path, monkeypatch):
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-@pytest.fixture
-def cifar_root(tmp_path):
-    """A tiny CIFAR-10 in the real image-folder layout (12 random PNGs per class and split)."""
+def write_tiny_cifar10(root: Path) -> Path:
+    """A tiny CIFAR-10 in the real image-folder layout (12 random PNGs per class and split) under ``root``."""
     rng = np.random.default_rng(0)
     for split in ("train", "test"):
         for c in CIFAR_CLASSES:
-            folder = tmp_path / "data" / "cifar10" / split / c
+            folder = root / "cifar10" / split / c
             folder.mkdir(parents=True)
             for i in range(12):
                 Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i:04d}.png")
-    return tmp_path / "data"
+    return root
+
+
+@pytest.fixture
+def cifar_root(tmp_path):
+    """`write_tiny_cifar10` in tmp_path/data."""
+    return write_tiny_cifar10(tmp_path / "data")
 
 

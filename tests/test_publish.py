@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 import torch
@@ -22,14 +23,26 @@ def cli(*args: str, env: dict | None = None):
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
-@pytest.fixture
-def built(cifar_root, tmp_path):
-    """Two CIFAR-10 sets built by the CLI (one evaluated with --eval) under tmp_path/sets."""
-    out = tmp_path / "sets"
-    for method, extra in (("random", ["--eval", "--eval-models", "2", "--eval-epochs", "2"]), ("herding", ["--iterations", "5"])):
-        result = cli("build", "cifar10", "--method", method, "--ipc", "3", "--out", str(out), "--data-root", str(cifar_root), "--quiet", *extra)
+@pytest.fixture(scope="module")
+def _built_once(tmp_path_factory):
+    """Two CIFAR-10 sets built by the CLI (one evaluated with --eval), built once for the module."""
+    from conftest import write_tiny_cifar10
+
+    base = tmp_path_factory.mktemp("published")
+    data_root = write_tiny_cifar10(base / "data")
+    out = base / "sets"
+    for method, extra in (("random", ["--eval", "--eval-models", "2", "--eval-epochs", "2"]),
+                          ("herding", ["--iterations", "5", "--set", "batch_real=32"])):
+        result = cli("build", "cifar10", "--method", method, "--ipc", "3", "--out", str(out), "--data-root", str(data_root), "--quiet", *extra)
         assert result.exit_code == 0, result.output
     return out
+
+
+@pytest.fixture
+def built(_built_once, tmp_path):
+    """A private copy of the built sets under tmp_path/sets."""
+    shutil.copytree(_built_once, tmp_path / "sets")
+    return tmp_path / "sets"
 
 
 def _snapshot(folder):
