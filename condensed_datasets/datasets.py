@@ -19,7 +19,7 @@ from torchvision.datasets import VisionDataset
 
 from .build import SET_FILENAME, dataset_slug, set_dir
 from .condensed_set import CondensedSet
-from .hub import check_name, download_set, find_set, list_sets as _registry_sets
+from .hub import check_name, download_set, list_sets as _registry_sets
 from .sources import denormalize as _denormalize
 from .storage import load
 
@@ -206,4 +206,4 @@ def list_sets(dataset: str | None = None) -> list[str]:
     return sorted(entry.spec for entry in _registry_sets(dataset))
 
 
-__all__ = ["CondensedDataset", *(cls.__name__ for cls in DATASET_CLASSES.values()), "load_condensed", "list_sets", "find_set"]
+__all__ = ["CondensedDataset", *(cls.__name__ for cls in DATASET_CLASSES.values()), "load_condensed", "list_sets"]
