@@ -80,12 +80,12 @@ def _notes(s: LocalSet) -> str:
     notes = []
     method = get_method(s.cset.method)
     config = s.cset.meta.get("config", {})
+    reference = method.config(s.cset.dataset, s.cset.ipc)
     if method.iterations_key and "iterations_run" in s.cset.meta:
-        published = method.config(s.cset.dataset, s.cset.ipc).get(method.iterations_key)
+        published = reference.get(method.iterations_key)
         if published and s.cset.meta["iterations_run"] < published:
             notes.append(f"reduced budget: {s.cset.meta['iterations_run']} of {published} iterations")
-    changed = {k: v for k, v in config.items() if k in method.config(s.cset.dataset, s.cset.ipc)
-               and method.config(s.cset.dataset, s.cset.ipc)[k] != v and k != method.iterations_key}
+    changed = {k: v for k, v in config.items() if k in reference and reference[k] != v and k != method.iterations_key}
     if s.cset.meta.get("built_on") == "cpu" and method.iterations_key:
         notes.append("condensed on CPU")
     if changed:
@@ -106,7 +106,6 @@ def _row(s: LocalSet) -> dict[str, Any]:
 
     with_decoded = s.cset.decode_all()[0].shape[0]
     e = s.evaluation
-    params = ", ".join(f"{k}={v}" for k, v in s.cset.decoder.params.items() if k != "pad_value")
     return {
         "method": s.cset.method, "ipc": s.cset.ipc, "stored": len(s.cset.images), "decoded": with_decoded,
         "bytes": s.path.stat().st_size,
@@ -114,7 +113,7 @@ def _row(s: LocalSet) -> dict[str, Any]:
         "evaluation": f"{e['protocol']} protocol, {e['models']} x {e['arch']}, {e['epochs']} epochs" if e else "-",
         "seed": s.cset.meta.get("seed", "-"), "version": s.cset.meta.get("package_version", "-"), "notes": _notes(s),
         "paper": get_method(s.cset.method).paper, "path": f"{s.relative}/{SET_FILENAME}",
-        "decoder": s.cset.decoder.name + (f" ({params})" if params else ""), "preview": f"{s.relative}/{PREVIEW_FILENAME}",
+        "decoder": s.cset.decoder.describe(), "preview": f"{s.relative}/{PREVIEW_FILENAME}",
     }
 
 

@@ -21,6 +21,11 @@ class DecoderSpec:
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "params": self.params}
 
+    def describe(self) -> str:
+        """``multi_formation (factor=2)``: the name and the params a person cares about."""
+        params = ", ".join(f"{k}={v}" for k, v in self.params.items() if k != "pad_value")
+        return self.name + (f" ({params})" if params else "")
+
 
 @dataclass
 class CondensedSet:

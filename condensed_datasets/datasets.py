@@ -140,10 +140,8 @@ class CondensedDataset(VisionDataset):
         return out if x.ndim == 4 else out[0]
 
     def extra_repr(self) -> str:
-        decoder = self.condensed.decoder
-        params = ", ".join(f"{k}={v}" for k, v in decoder.params.items() if k != "pad_value")
         lines = [f"Dataset: {self.dataset}", f"Method: {self.method}", f"IPC (stored): {self.ipc}",
-                 f"Decoder: {decoder.name}" + (f" ({params})" if params else ""),
+                 f"Decoder: {self.condensed.decoder.describe()}",
                  f"Samples per class: {len(self) // max(1, len(self.classes))}",
                  f"Normalization: mean={tuple(round(m, 4) for m in self.mean)}, std={tuple(round(s, 4) for s in self.std)}",
                  f"File: {self.path}"]
