@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .engine import RunOptions
-from .storage import atomic_write_path
+from .storage import atomic_path
 
 
 class NonFiniteLossError(RuntimeError):
@@ -80,12 +79,8 @@ class RecipeState:
 
 def save_checkpoint(path: Path, state: RecipeState, info: dict[str, Any]) -> None:
     """Write the checkpoint atomically (a temporary file, then a rename): never half-written."""
-    tmp = atomic_write_path(path)
-    try:
+    with atomic_path(path) as tmp:
         save_file(state.tensors(), str(tmp), metadata={"checkpoint": json.dumps({**info, "iteration": state.iteration})})
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:

@@ -10,7 +10,7 @@ from torchvision.utils import make_grid, save_image
 
 from .condensed_set import CondensedSet
 from .sources import denormalize
-from .storage import atomic_write_path
+from .storage import atomic_path
 
 MAX_PER_ROW = 20
 MIN_SIDE = 32  # smaller images are enlarged (nearest neighbour) so a grid stays legible
@@ -40,11 +40,6 @@ def preview_grid(cset: CondensedSet, per_class: int = MAX_PER_ROW, decoded: bool
 
 def write_preview(cset: CondensedSet, path: str | os.PathLike, per_class: int = MAX_PER_ROW, decoded: bool = False) -> Path:
     """Save the class-by-row grid as a PNG (atomically)."""
-    path = Path(path)
-    tmp = atomic_write_path(path)
-    try:
+    with atomic_path(path) as tmp:
         save_image(preview_grid(cset, per_class, decoded), str(tmp), format="png")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)

@@ -12,8 +12,9 @@ import hashlib
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from safetensors import safe_open
@@ -48,13 +49,24 @@ def _tensor_digest(tensors: dict[str, Tensor]) -> str:
     return digest.hexdigest()
 
 
-def atomic_write_path(path: Path):
-    """A temporary file beside ``path`` (same filesystem, so ``os.replace`` is atomic)."""
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary file beside ``path``; on success it replaces ``path`` in one rename.
+
+    Same filesystem, so ``os.replace`` is atomic: readers see the old file or the new one, never half
+    of one. On error the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    tmp = Path(name)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; a finished file gets the usual mode
-    return Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _umask() -> int:
@@ -65,13 +77,8 @@ def _umask() -> int:
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename: never half-written."""
-    path = Path(path)
-    tmp = atomic_write_path(path)
-    try:
+    with atomic_path(path) as tmp:
         tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save(cset: CondensedSet, path: str | os.PathLike) -> str:
@@ -87,13 +94,8 @@ def save(cset: CondensedSet, path: str | os.PathLike) -> str:
         "tensors_sha256": _tensor_digest(tensors),
     }
     metadata = {"format": "pt", "schema_version": str(SCHEMA_VERSION), "condensed": json.dumps(document, sort_keys=True)}
-    path = Path(path)
-    tmp = atomic_write_path(path)
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return sha256_file(path)
 
 
