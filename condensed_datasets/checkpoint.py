@@ -21,7 +21,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .engine import RunOptions
-from .storage import atomic_path
+from .storage import atomic_path, remove_stale_temporaries
 
 
 class NonFiniteLossError(RuntimeError):
@@ -102,6 +102,8 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
     """
     info = {"method": method, "config": config}
     path = run.checkpoint
+    if path is not None:
+        remove_stale_temporaries(path)  # the run owns its checkpoint; a killed predecessor may have left some
     if path is not None and run.resume and path.is_file():
         tensors, saved = read_checkpoint(path)
         same = lambda cfg: {k: v for k, v in cfg.items() if k not in resume_ignores}  # noqa: E731

@@ -158,6 +158,10 @@ def test_a_killed_run_never_leaves_a_half_written_checkpoint(tmp_path):
         assert tensors["images"].shape == (20, 1, 8, 8)
         assert info["iteration"] > last  # and each resumed run carried on from the previous one
         last = info["iteration"]
+    (ckpt.parent / f".{ckpt.name}.killed.tmp").write_bytes(b"half")  # what a kill mid-write leaves
+    subprocess.run(cmd[:cmd.index("--iterations") + 1] + ["1"] + cmd[cmd.index("--iterations") + 2:] + ["--resume"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert not list(ckpt.parent.glob("*.tmp"))  # the next run of the same set removes stale temporaries
 
 
 def test_dcmg_inter_class_term_equals_the_pooled_batch_gradient(tiny):

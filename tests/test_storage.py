@@ -46,6 +46,16 @@ def test_write_is_atomic_and_leaves_no_temporary_files(tmp_path):
     assert os.listdir(tmp_path) == ["s.safetensors"]
 
 
+def test_written_sets_get_the_usual_file_mode(tmp_path):
+    """Not the 0600 of the temporary file (safetensors recreates it): a set is shared like any file."""
+    mask = os.umask(0o022)
+    try:
+        save(make_set(), tmp_path / "s.safetensors")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "s.safetensors").stat().st_mode & 0o777 == 0o644
+
+
 def test_truncated_file_is_rejected(tmp_path):
     path = tmp_path / "s.safetensors"
     save(make_set(), path)
