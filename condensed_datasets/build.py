@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .engine import RunOptions
+from .layout import CHECKPOINT_FILENAME, PREVIEW_FILENAME, SET_FILENAME, set_dir
 from .sources import RealData, load_source
-
-SET_FILENAME = "condensed.safetensors"
-
-
-def dataset_slug(dataset: str) -> str:
-    """The folder name of a dataset: the registry name, or the folder name for ``imagefolder:PATH``."""
-    if dataset.startswith("imagefolder:"):
-        dataset = Path(dataset.split(":", 1)[1]).expanduser().resolve().name
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", dataset).strip("-") or "imagefolder"
-
-
-def set_dir(out: str | os.PathLike, dataset: str, method: str, ipc: int) -> Path:
-    """``OUT/<dataset>/<method>/ipc<N>``: where one set and its companions live."""
-    return Path(out) / dataset_slug(dataset) / method / f"ipc{ipc}"
 
 
 def check_ipc(ipc: int, real: RealData) -> None:
@@ -61,7 +47,7 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     config = spec.config(real.name, ipc, overrides)
     folder = set_dir(out, dataset, method, ipc)
     folder.mkdir(parents=True, exist_ok=True)
-    run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / "checkpoint.safetensors", resume=resume,
+    run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / CHECKPOINT_FILENAME, resume=resume,
                      checkpoint_minutes=checkpoint_minutes, amp=amp)
     cset = spec.condense(real.to(device), ipc, config, run)
     cset.meta["built_on"] = torch.device(device).type
@@ -69,5 +55,5 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     cset.save(path)
     from .preview import write_preview
 
-    write_preview(cset, folder / "preview.png")
+    write_preview(cset, folder / PREVIEW_FILENAME)
     return path

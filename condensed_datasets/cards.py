@@ -15,14 +15,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .build import SET_FILENAME
 from .condensed_set import CondensedSet
+from .layout import EVAL_FILENAME, PARQUET_FILENAME, PREVIEW_FILENAME, SET_FILENAME, set_relative_dir
 from .storage import atomic_write_bytes
 
 TEMPLATE = "dataset_card.md"
-EVAL_FILENAME = "eval.json"
-PREVIEW_FILENAME = "preview.png"
-PARQUET_FILENAME = "preview.parquet"
 LICENSE_NOTES = {
     "cc-by-sa-3.0": "MNIST (LeCun, Cortes, Burges) is distributed under CC BY-SA 3.0; these derived sets are shared alike.",
     "other": "The source dataset is distributed for research use; check its terms before other uses.",
@@ -39,7 +36,7 @@ class LocalSet:
 
     @property
     def relative(self) -> str:
-        return f"{self.cset.method}/ipc{self.cset.ipc}"
+        return set_relative_dir(self.cset.method, self.cset.ipc)
 
 
 def find_sets(folder: str | os.PathLike) -> list[LocalSet]:

@@ -205,7 +205,7 @@ def list_(root: str, dataset: str | None, remote: bool) -> None:
     """List local sets (ROOT/<dataset>/<method>/ipc<N>) and, with --remote, published ones."""
     from pathlib import Path
 
-    from .build import SET_FILENAME
+    from .layout import SET_FILENAME
     from .cards import read_evaluations
     from .hub import list_sets
 

@@ -2,8 +2,11 @@
 
 Where the file comes from, in order: a set built locally under
 ``root/<dataset>/<method>/ipc<N>/condensed.safetensors`` (what ``condensed build --out root`` writes,
-used without any network); else, with ``download=True``, the Hub (into ``root`` when given, else
-the Hugging Face cache), verified against the registry's sha256. The set is decoded once, at load.
+used without any network); else a copy downloaded earlier (under ``root``, or the Hugging Face cache
+when ``root`` is ``None``), used without any request when its revision is a pinned commit or when
+``download=False``; else, with ``download=True``, the Hub, verified against the registry's sha256
+(or the sha256 the Hub records). The set is decoded once, at load. This module imports nothing of
+the build or the recipes.
 """
 
 from __future__ import annotations
@@ -15,88 +18,139 @@ from typing import Any, Callable, ClassVar
 
 import torch
 from torch import Tensor
+from torch.nn import functional as F
+from torch.utils.data import ConcatDataset, Dataset
 from torchvision.datasets import VisionDataset
+from torchvision.transforms import v2
 
-from .build import SET_FILENAME, dataset_slug, set_dir
 from .condensed_set import CondensedSet
-from .hub import check_name, download_set, list_sets as _registry_sets
+from .hub import SetUnavailableError, download_set, is_downloaded_copy, list_sets as _registry_sets
+from .layout import check_name, dataset_slug, path_in_repo, set_path
+from .method_names import check_method
 from .sources import denormalize as _denormalize
 from .storage import load
 
 _SPEC = re.compile(r"^(?P<dataset>[^/]+)/(?P<method>[^/]+)/ipc(?P<ipc>\d+)$")
-
-
-def _was_downloaded(folder: Path, method: str, ipc: int) -> bool:
-    """Whether ``hf_hub_download(local_dir=folder)`` put this set there (it leaves a metadata file)."""
-    return (folder / ".cache" / "huggingface" / "download" / method / f"ipc{ipc}" / f"{SET_FILENAME}.metadata").is_file()
+TARGET_TYPES = ("auto", "class", "soft")
 
 
 class CondensedDataset(VisionDataset):
-    """A condensed set as a ``torch.utils.data.Dataset`` of ``(image, label)``.
+    """A condensed set as a ``torch.utils.data.Dataset`` of ``(image, target)``.
 
     Args:
         root: folder holding sets as ``root/<dataset>/<method>/ipc<N>/condensed.safetensors``; downloads
             land there too. ``None``: the Hugging Face cache.
-        method: the condensation method (``condensed_datasets.recipes.list_methods()``).
+        method: the condensation method (``condensed_datasets.method_names.METHOD_NAMES``).
         ipc: stored images per class (the storage budget).
-        transform / target_transform: applied to each image tensor / label.
-        download: fetch the set from the Hub when it is not available locally.
+        transform / target_transform: applied to each image tensor / target.
+        download: fetch the set from the Hub when no copy is stored locally. With ``False`` a set
+            built or downloaded earlier loads without any network request.
         repo_id / revision: override the registry's Hub repo and pinned revision.
+        normalize: ``True`` (default): images exactly as optimised, in the source's normalised
+            space ``(x - mean) / std`` (do not add ``Normalize``). ``False``: pixels in [0, 1] (clipped),
+            like torchvision's ``ToTensor``, for colour transforms (``ColorJitter``, ``RandAugment``,
+            ``RandomInvert``, ...); end the pipeline with `normalize_transform`.
+        target_type: ``"auto"`` (class ids, or probability vectors for sets stored with soft labels),
+            ``"class"`` (always the class id, an int) or ``"soft"`` (always a float vector over the
+            classes: the stored soft labels, or one-hot class ids).
         dataset: the source dataset (fixed by each subclass).
 
-    Images are float tensors ``[C, H, W]`` in the source's normalised space (what the recipe
-    optimised): do not add ``Normalize`` again; `denormalize` gives pixels for viewing. Labels are
-    ints, or float vectors for sets with soft labels.
+    ``targets`` always holds the class id of every item (the class each image was condensed for),
+    whatever ``target_type``, as torchvision's ``targets`` do; `soft_targets` holds the vectors.
     """
 
     source: ClassVar[str | None] = None
 
     def __init__(self, root: str | os.PathLike | None = None, *, method: str, ipc: int, transform: Callable | None = None,
                  target_transform: Callable | None = None, download: bool = True, repo_id: str | None = None,
-                 revision: str | None = None, dataset: str | None = None) -> None:
+                 revision: str | None = None, normalize: bool = True, target_type: str = "auto",
+                 dataset: str | None = None) -> None:
         super().__init__(root, transform=transform, target_transform=target_transform)
         dataset = dataset or self.source
         if dataset is None:
             raise ValueError("CondensedDataset needs dataset=...; or use a subclass such as CondensedCIFAR10")
-        _check_method(method)
-        if not isinstance(ipc, int) or ipc < 1:
+        check_method(method)
+        if not isinstance(ipc, int) or isinstance(ipc, bool) or ipc < 1:
             raise ValueError(f"ipc must be a positive int, got {ipc!r}")
+        self._check_options(normalize, target_type)
         self.dataset, self.method, self.ipc, self.revision = check_name(dataset, "dataset"), method, ipc, revision
         self.path = self._locate(download, repo_id, revision)
         self._load(CondensedSet.load(self.path))
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, transform: Callable | None = None,
-                  target_transform: Callable | None = None) -> "CondensedDataset":
+                  target_transform: Callable | None = None, normalize: bool = True,
+                  target_type: str = "auto") -> "CondensedDataset":
         """Wrap a condensed set file directly (no registry, no network)."""
         self = cls.__new__(cls)
         VisionDataset.__init__(self, None, transform=transform, target_transform=target_transform)
+        self._check_options(normalize, target_type)
         self.path, self.revision = Path(path), None
         cset = load(path)
         self.dataset, self.method, self.ipc = cset.dataset, cset.method, cset.ipc
         self._load(cset)
         return self
 
+    def _check_options(self, normalize: bool, target_type: str) -> None:
+        if not isinstance(normalize, bool):
+            raise ValueError(f"normalize must be True or False, got {normalize!r}")
+        if target_type not in TARGET_TYPES:
+            raise ValueError(f"target_type must be one of {', '.join(TARGET_TYPES)}, got {target_type!r}")
+        self.normalize, self.target_type = normalize, target_type
+
     def _locate(self, download: bool, repo_id: str | None, revision: str | None) -> Path:
         folder = Path(self.root) / dataset_slug(self.dataset) if self.root is not None else None
-        if folder is not None:
-            local = set_dir(self.root, self.dataset, self.method, self.ipc) / SET_FILENAME
-            if local.is_file() and not _was_downloaded(folder, self.method, self.ipc) and repo_id is None:
-                return local
-        if not download:
+        if folder is not None and repo_id is None:
+            local = set_path(self.root, self.dataset, self.method, self.ipc)
+            if local.is_file() and not is_downloaded_copy(folder, path_in_repo(self.method, self.ipc)):
+                return local  # built here by `condensed build`
+        try:
+            return download_set(self.dataset, self.method, self.ipc, local_dir=folder, repo_id=repo_id,
+                                revision=revision, local_only=not download)
+        except SetUnavailableError as err:
+            if download:
+                raise
             where = folder if folder is not None else "the Hugging Face cache"
             raise RuntimeError(f"Condensed set {self.dataset}/{self.method}/ipc{self.ipc} not found in {where}. "
-                               "You can use download=True to download it")
-        return download_set(self.dataset, self.method, self.ipc, local_dir=folder, repo_id=repo_id, revision=revision)
+                               f"You can use download=True to download it ({err})") from None
 
     def _load(self, cset: CondensedSet) -> None:
         if self.source is not None and cset.dataset != self.source:
             raise ValueError(f"{self.path} holds a {cset.dataset} set, not {self.source}")
         self.condensed = cset
         with torch.no_grad():
-            self.images, labels, self.soft_labels = cset.decode_all()
+            images, labels, soft = cset.decode_all()
+        self.images = images if self.normalize else _denormalize(images, cset.mean, cset.std).clamp_(0, 1)
         self._labels = labels
         self.targets: list[int] = labels.tolist()
+        self.soft_labels = soft
+        self._one_hot: Tensor | None = None
+        self._soft_items = self.target_type == "soft" or (self.target_type == "auto" and soft is not None)
+
+    @property
+    def soft_targets(self) -> Tensor:
+        """Float ``[n, num_classes]``: the stored soft labels, or one-hot class ids for a hard-label set."""
+        if self.soft_labels is not None:
+            return self.soft_labels
+        if self._one_hot is None:
+            self._one_hot = F.one_hot(self._labels, len(self.classes)).float()
+        return self._one_hot
+
+    @property
+    def normalize_transform(self) -> v2.Normalize:
+        """``v2.Normalize(mean, std)`` of the source: the last step of a pipeline over ``normalize=False`` items."""
+        return v2.Normalize(list(self.mean), list(self.std))
+
+    def __add__(self, other: Dataset) -> ConcatDataset:
+        """``a + b`` concatenates; refused when one set yields class ids and the other vectors (no collate error later)."""
+        if isinstance(other, CondensedDataset) and other._soft_items != self._soft_items:
+            kinds = {True: "soft targets (float vectors)", False: "class-id targets (ints)"}
+            raise ValueError(f"cannot concatenate {self.dataset}/{self.method}/ipc{self.ipc} ({kinds[self._soft_items]}) "
+                             f"with {other.dataset}/{other.method}/ipc{other.ipc} ({kinds[other._soft_items]}): a batch "
+                             "could not be collated. Load both with target_type='soft' (or both with 'class')")
+        if isinstance(other, CondensedDataset) and other.normalize != self.normalize:
+            raise ValueError("cannot concatenate a normalize=True set with a normalize=False one: their pixels are in different spaces")
+        return ConcatDataset([self, other])
 
     # -- torchvision conventions ----------------------------------------------------------------
     def __len__(self) -> int:
@@ -104,7 +158,7 @@ class CondensedDataset(VisionDataset):
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         image = self.images[index]
-        target: Any = self.soft_labels[index] if self.soft_labels is not None else self.targets[index]
+        target: Any = self.soft_targets[index] if self._soft_items else self.targets[index]
         if self.transform is not None:
             image = self.transform(image)
         if self.target_transform is not None:
@@ -133,7 +187,9 @@ class CondensedDataset(VisionDataset):
         return self.condensed.std
 
     def denormalize(self, images: Tensor | None = None) -> Tensor:
-        """Pixels in [0, 1] for viewing (clipped): of ``images``, or of the whole decoded set."""
+        """Pixels in [0, 1] for viewing (clipped): of normalised ``images``, or of the whole decoded set."""
+        if images is None and not self.normalize:
+            return self.images
         x = self.images if images is None else images
         batched = x if x.ndim == 4 else x.unsqueeze(0)
         out = _denormalize(batched, self.mean, self.std).clamp(0, 1)
@@ -143,6 +199,7 @@ class CondensedDataset(VisionDataset):
         lines = [f"Dataset: {self.dataset}", f"Method: {self.method}", f"IPC (stored): {self.ipc}",
                  f"Decoder: {self.condensed.decoder.describe()}",
                  f"Samples per class: {len(self) // max(1, len(self.classes))}",
+                 f"Pixel space: {'normalised' if self.normalize else '[0, 1] (normalize=False)'}",
                  f"Normalization: mean={tuple(round(m, 4) for m in self.mean)}, std={tuple(round(s, 4) for s in self.std)}",
                  f"File: {self.path}"]
         if self.revision:
@@ -160,12 +217,6 @@ class CondensedDataset(VisionDataset):
         arrays = [p[:, :, 0] if p.shape[2] == 1 else p for p in pixels]
         features = Features({"image": Image(), "label": ClassLabel(names=self.classes)})
         return Dataset.from_dict({"image": arrays, "label": self.targets}, features=features)
-
-
-def _check_method(method: str) -> None:
-    from .recipes import get_method
-
-    get_method(method)  # an unknown method lists the valid ones
 
 
 def _subclass(name: str, source: str, doc: str) -> type[CondensedDataset]:

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .build import SET_FILENAME
-from .cards import EVAL_FILENAME, PARQUET_FILENAME, PREVIEW_FILENAME, dataset_folders, find_sets, render_card
+from .cards import dataset_folders, find_sets, render_card
+from .layout import EVAL_FILENAME, PARQUET_FILENAME, PREVIEW_FILENAME, SET_FILENAME
 from .hub import PublishedSet, check_repo_id, endpoint, record_set
 from .preview import write_preview
 from .storage import sha256_file

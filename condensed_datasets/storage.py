@@ -28,8 +28,12 @@ SUPPORTED_SCHEMAS = (1,)
 DECODER_PREFIX = "decoder."
 
 
-class CondensedFormatError(ValueError):
-    """A file is not a valid condensed set: truncated, corrupted, inconsistent or of an unknown schema."""
+class CondensedFormatError(ValueError, RuntimeError):
+    """A file is not a valid condensed set: truncated, corrupted, inconsistent or of an unknown schema.
+
+    A `RuntimeError`, torchvision's error for a dataset that is "not found or corrupted", and a
+    `ValueError` as in earlier versions, so both ``except`` clauses catch it.
+    """
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from condensed_datasets.condensed_set import CondensedSet
 from condensed_datasets.engine import RunOptions
+from condensed_datasets.method_names import METHOD_NAMES
 from condensed_datasets.registry import Registry
 from condensed_datasets.sources import RealData
 
@@ -58,7 +59,12 @@ METHODS: Registry[Method] = Registry("method")
 
 
 def register_method(method: Method) -> Method:
-    """Add a method to the registry (called once at the bottom of each recipe module)."""
+    """Add a method to the registry (called once at the bottom of each recipe module).
+
+    The name must be one of `METHOD_NAMES`, the catalog the loader checks without importing recipes.
+    """
+    if method.name not in METHOD_NAMES:
+        raise ValueError(f"method {method.name!r} is not in condensed_datasets.method_names.METHOD_NAMES; add it there")
     return METHODS.register(method.name, method)
 
 
