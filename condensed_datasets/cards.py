@@ -142,6 +142,7 @@ def render_card(folder: str | os.PathLike, repo_id: str | None = None) -> str:
         size_categories=[_size_category(sum(r["decoded"] for r in rows))], annotations_creators=["machine-generated"],
         source_datasets=[spec.hub_id] if spec.hub_id else ["original"], pretty_name=f"Condensed {dataset}",
         tags=["dataset-condensation", "dataset-distillation", "synthetic", "condensed-datasets", *methods], configs=configs,
+        **({"license_name": spec.license_name, "license_link": spec.license_link} if spec.license_name else {}),
     )
     loader = DATASET_CLASSES.get(dataset)
     bibtex = [b for b in dict.fromkeys(get_method(m).bibtex for m in methods) if b] + ([spec.citation] if spec.citation else [])
@@ -149,7 +150,7 @@ def render_card(folder: str | os.PathLike, repo_id: str | None = None) -> str:
     card = DatasetCard.from_template(
         card_data, template_str=template, source_title=dataset, loader_class=loader.__name__ if loader else "CondensedDataset",
         example=rows[0], repo_id=repo_id or default_repo_id(dataset), sets=rows, bibtex=bibtex, license=spec.license,
-        license_note=LICENSE_NOTES.get(spec.license, ""),
+        license_link=spec.license_link, license_note=LICENSE_NOTES.get(spec.license, ""),
     )
     return str(card)
 

@@ -141,6 +141,13 @@ class CondensedDataset(VisionDataset):
         """``v2.Normalize(mean, std)`` of the source: the last step of a pipeline over ``normalize=False`` items."""
         return v2.Normalize(list(self.mean), list(self.std))
 
+    @property
+    def denormalize_transform(self) -> v2.Compose:
+        """Normalised image -> pixels in [0, 1] (clipped): wrap colour transforms over ``normalize=True`` items as
+        ``v2.Compose([ds.denormalize_transform, v2.ColorJitter(...), ds.normalize_transform])``."""
+        return v2.Compose([v2.Normalize([-m / s for m, s in zip(self.mean, self.std)], [1 / s for s in self.std]),
+                           ClampToUnit()])
+
     def __add__(self, other: Dataset) -> ConcatDataset:
         """``a + b`` concatenates; refused when one set yields class ids and the other vectors (no collate error later)."""
         if isinstance(other, CondensedDataset) and other._soft_items != self._soft_items:
@@ -217,6 +224,16 @@ class CondensedDataset(VisionDataset):
         arrays = [p[:, :, 0] if p.shape[2] == 1 else p for p in pixels]
         features = Features({"image": Image(), "label": ClassLabel(names=self.classes)})
         return Dataset.from_dict({"image": arrays, "label": self.targets}, features=features)
+
+
+class ClampToUnit:
+    """Clip an image tensor to [0, 1] (the pixel range colour transforms expect); picklable for DataLoader workers."""
+
+    def __call__(self, image: Tensor) -> Tensor:
+        return image.clamp(0, 1)
+
+    def __repr__(self) -> str:
+        return "ClampToUnit()"
 
 
 def _subclass(name: str, source: str, doc: str) -> type[CondensedDataset]:

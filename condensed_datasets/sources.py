@@ -51,6 +51,12 @@ class SourceSpec:
     license: str = "unknown"
     hub_id: str | None = None  # the source dataset's id on the Hugging Face Hub, for cards
     citation: str = ""
+    license_name: str | None = None  # with license "other": an id for the terms and where to read them,
+    license_link: str | None = None  # as the Hub's dataset-card spec asks
+
+    def __post_init__(self) -> None:
+        if self.license == "other" and not (self.license_name and self.license_link):
+            raise ValueError(f"source {self.name!r} has license 'other': give license_name and license_link (Hub card spec)")
 
 
 SOURCES: Registry[SourceSpec] = Registry("dataset")
@@ -293,6 +299,7 @@ _CIFAR10_HOW = (
     "layout ROOT/cifar10/{train,test}/<class>/; set --data-root or CONDENSED_DATA_ROOT."
 )
 _MNIST_BIB = "@article{lecun1998gradient, title={Gradient-based learning applied to document recognition}, author={LeCun, Yann and Bottou, L{\\'e}on and Bengio, Yoshua and Haffner, Patrick}, journal={Proceedings of the IEEE}, year={1998}}"
+_CIFAR_TERMS = {"license_name": "cifar-terms", "license_link": "https://www.cs.toronto.edu/~kriz/cifar.html"}
 _CIFAR_BIB = "@techreport{krizhevsky2009learning, title={Learning multiple layers of features from tiny images}, author={Krizhevsky, Alex}, institution={University of Toronto}, year={2009}}"
 
 SOURCES.register("digits", SourceSpec(
@@ -311,18 +318,21 @@ SOURCES.register("fashion-mnist", SourceSpec(
 SOURCES.register("svhn", SourceSpec(
     "svhn", _torchvision_splits("SVHN", "svhn", _TV_HOW, lambda t: {"split": "train" if t else "test"}),
     (0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970), _TV_HOW, NO_FLIP_DSA, license="other", hub_id="ufldl-stanford/svhn",
+    license_name="svhn-non-commercial", license_link="http://ufldl.stanford.edu/housenumbers/",
     citation="@inproceedings{netzer2011reading, title={Reading Digits in Natural Images with Unsupervised Feature Learning}, author={Netzer, Yuval and Wang, Tao and Coates, Adam and Bissacco, Alessandro and Wu, Bo and Ng, Andrew Y.}, booktitle={NIPS Workshop on Deep Learning and Unsupervised Feature Learning}, year={2011}}",
 ))
 SOURCES.register("cifar10", SourceSpec(
     "cifar10", _load_cifar10, (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), _CIFAR10_HOW,
-    license="other", hub_id="uoft-cs/cifar10", citation=_CIFAR_BIB,
+    license="other", hub_id="uoft-cs/cifar10", citation=_CIFAR_BIB, **_CIFAR_TERMS,
 ))
 SOURCES.register("cifar100", SourceSpec(
     "cifar100", _torchvision_splits("CIFAR100", "cifar100", _TV_HOW, lambda t: {"train": t}),
     (0.5071, 0.4866, 0.4409), (0.2673, 0.2564, 0.2762), _TV_HOW, license="other", hub_id="uoft-cs/cifar100", citation=_CIFAR_BIB,
+    **_CIFAR_TERMS,
 ))
 SOURCES.register("tinyimagenet", SourceSpec(
     "tinyimagenet", _load_tinyimagenet, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225),
     "Download tiny-imagenet-200.zip and unzip it into the data root.", license="other", hub_id="zh-plus/tiny-imagenet",
+    license_name="imagenet-terms-of-access", license_link="https://image-net.org/download.php",
     citation="@article{le2015tiny, title={Tiny ImageNet Visual Recognition Challenge}, author={Le, Ya and Yang, Xuan}, journal={CS 231N}, year={2015}}",
 ))

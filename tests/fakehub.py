@@ -48,6 +48,7 @@ class FakeHub:
         self.blobs: dict[str, bytes] = {}
         self.requests: list[tuple[str, str]] = []
         self.fail_commits = 0  # answer this many commit calls with HTTP 500
+        self.tamper_downloads = False  # serve file bodies with one byte flipped (a mirror gone bad)
         self.lock = threading.Lock()
 
     def resolve(self, repo: Repo, rev: str) -> str | None:
@@ -250,7 +251,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {"ETag": f'"{stored.etag}"', "X-Repo-Commit": sha, "Content-Type": "application/octet-stream"}
         if stored.lfs:
             headers.update({"X-Linked-Etag": f'"{stored.etag}"', "X-Linked-Size": str(len(stored.data))})
-        self._send(200, stored.data, headers, head)
+        body = stored.data[:-1] + bytes([stored.data[-1] ^ 1]) if self.hub.tamper_downloads and stored.data else stored.data
+        self._send(200, body, headers, head)
 
 
 class FakeHubServer:
@@ -276,3 +278,4 @@ class FakeHubServer:
         self.hub.blobs.clear()
         self.hub.requests.clear()
         self.hub.fail_commits = 0
+        self.hub.tamper_downloads = False
