@@ -226,9 +226,10 @@ def list_(root: str, dataset: str | None, remote: bool) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @user_errors
 def info(path: str) -> None:
-    """Print the metadata of the set at PATH (JSON), without loading its images."""
-    from .storage import read_document, sha256_file
+    """Print the metadata of the set at PATH (JSON), after checking its tensor bytes against the header's checksum."""
+    from .storage import load, read_document, sha256_file
 
+    load(path)  # a corrupted or inconsistent file is refused, not described
     document = read_document(path)
     click.echo(json.dumps({**document, "sha256": sha256_file(path)}, indent=2, sort_keys=True))
 

@@ -192,7 +192,7 @@ def _fetch(target: _Target, local_only: bool) -> Path:
                 raise SetUnavailableError(target.offline_help(reason)) from None
         try:
             hub_sha256 = _hub_sha256(target)
-        except _Unreachable:
+        except HubUnreachableError:
             stored = _stored_copy(target, strict=False)  # a branch's stored copy, as huggingface_hub falls back
             if stored is None:
                 raise
@@ -265,12 +265,12 @@ def _hub_sha256(target: _Target) -> str | None:
     try:
         etag = get_hf_file_metadata(url, timeout=HEAD_TIMEOUT_S, endpoint=endpoint()).etag or ""
     except (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError) as err:
-        raise _Unreachable(target.offline_help(f"the Hub at {endpoint() or 'huggingface.co'} cannot be reached "
+        raise HubUnreachableError(target.offline_help(f"the Hub at {endpoint() or 'huggingface.co'} cannot be reached "
                                                f"({type(err).__name__}: {err})")) from None
     return etag if _SHA256.match(etag) else None
 
 
-class _Unreachable(SetUnavailableError):
+class HubUnreachableError(SetUnavailableError):
     """The Hub could not be reached (the message says how to work offline)."""
 
 

@@ -297,3 +297,19 @@ def test_load_condensed_keeps_the_modes(tmp_path):
     _idc_like_set(set_path(tmp_path, "cifar10", "random", 10))
     ds = load_condensed("cifar10/random/ipc10", root=tmp_path, download=False, normalize=False, target_type="soft")
     assert isinstance(ds, CondensedDataset) and not ds.normalize and ds[0][1].shape == (10,)
+
+
+def test_info_refuses_a_file_whose_tensor_bytes_are_corrupted(tmp_path):
+    from click.testing import CliRunner
+
+    from condensed_datasets.cli import main
+
+    path = set_path(tmp_path, "cifar10", "random", 10)
+    _idc_like_set(path)
+    assert CliRunner().invoke(main, ["info", str(path)]).exit_code == 0
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF  # inside the image tensor, far from the header
+    path.write_bytes(bytes(data))
+    result = CliRunner().invoke(main, ["info", str(path)])
+    assert result.exit_code == 1 and "tensor bytes do not match the checksum" in result.output
+    assert "Traceback" not in result.output
