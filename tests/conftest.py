@@ -1,7 +1,12 @@
-"""Shared fixtures: the embedded digits dataset, loaded once, and a folder for built sets."""
+"""Shared fixtures: the embedded digits dataset, loaded once, the test device, and a folder for built sets.
+
+``CONDENSED_TEST_DEVICE=cuda`` (or ``cuda:1``) runs every recipe, evaluation, decoder, augmentation,
+network and loader test on that device; unset, everything runs on the CPU.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +18,30 @@ from PIL import Image
 from condensed_datasets.sources import RealData, load_source
 
 sys.path.insert(0, str(Path(__file__).parent))  # test helpers such as fakehub
+
+
+TEST_DEVICE = os.environ.get("CONDENSED_TEST_DEVICE", "cpu").strip() or "cpu"
+
+
+def pytest_configure(config) -> None:
+    try:
+        kind = torch.device(TEST_DEVICE).type
+    except RuntimeError:
+        raise pytest.UsageError(f"CONDENSED_TEST_DEVICE={TEST_DEVICE!r} is not a device; use cpu or cuda") from None
+    if kind not in ("cpu", "cuda"):
+        raise pytest.UsageError(f"CONDENSED_TEST_DEVICE={TEST_DEVICE!r}: choose cpu or cuda")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise pytest.UsageError(f"CONDENSED_TEST_DEVICE={TEST_DEVICE} but no CUDA device is available here")
+
+
+def pytest_report_header(config) -> str:
+    return f"condensed-datasets test device: {TEST_DEVICE}"
+
+
+@pytest.fixture(scope="session")
+def device() -> str:
+    """Where recipe, evaluation, decoder and network tests compute (``$CONDENSED_TEST_DEVICE``, default cpu)."""
+    return TEST_DEVICE
 
 
 @pytest.fixture(scope="session")

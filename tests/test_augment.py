@@ -7,13 +7,15 @@ import torch
 
 from condensed_datasets.augment import OPS, DiffAugment, cutmix
 
+from conftest import TEST_DEVICE as DEVICE
+
 STRATEGY = "color_crop_cutout_flip_scale_rotate"
 
 
 @pytest.mark.parametrize("op", OPS.names())
 def test_shared_draw_transforms_real_and_synthetic_batches_alike(op):
     g = torch.Generator().manual_seed(0)
-    real = torch.randn(6, 3, 16, 16)
+    real = torch.randn(6, 3, 16, 16, device=DEVICE)
     syn = real[:2].clone()  # a smaller batch holding copies of the first two real images
     aug = DiffAugment(op).sample(len(real), (16, 16), g, shared=True)
     out_real, out_syn = aug(real), aug(syn)
@@ -25,7 +27,7 @@ def test_shared_draw_transforms_real_and_synthetic_batches_alike(op):
 
 @pytest.mark.parametrize("op", OPS.names())
 def test_ops_are_differentiable_and_change_the_images(op):
-    x = torch.randn(8, 3, 16, 16, requires_grad=True)
+    x = torch.randn(8, 3, 16, 16, device=DEVICE, requires_grad=True)
     g = torch.Generator().manual_seed(1)
     out = DiffAugment(op)(x, g)
     assert out.shape == x.shape and not torch.equal(out, x)
@@ -35,13 +37,13 @@ def test_ops_are_differentiable_and_change_the_images(op):
 
 def test_per_sample_draws_differ_between_images():
     g = torch.Generator().manual_seed(2)
-    x = torch.randn(1, 3, 16, 16).expand(16, -1, -1, -1).contiguous()
+    x = torch.randn(1, 3, 16, 16, device=DEVICE).expand(16, -1, -1, -1).contiguous()
     out = DiffAugment("rotate")(x, g)
     assert not torch.allclose(out[0], out[1])
 
 
 def test_same_seed_same_augmentation_and_single_mode_picks_one_family():
-    x = torch.randn(4, 3, 16, 16)
+    x = torch.randn(4, 3, 16, 16, device=DEVICE)
     a = DiffAugment(STRATEGY)(x, torch.Generator().manual_seed(3), shared=True)
     b = DiffAugment(STRATEGY)(x, torch.Generator().manual_seed(3), shared=True)
     assert torch.equal(a, b)
@@ -58,8 +60,8 @@ def test_parameter_ranges_follow_the_reference():
     assert 1 / 1.2 - 1e-6 <= float(p["sx"].min()) and float(p["sx"].max()) <= 1.2 + 1e-6
     crop = OPS.get("crop").sample(10000, 32, 32, g)
     assert int(crop["dx"].abs().max()) == 4  # 0.125 * 32
-    x = torch.ones(1, 1, 32, 32)
-    cut = OPS.get("cutout").apply(x, {"cx": torch.tensor([16]), "cy": torch.tensor([16])})
+    x = torch.ones(1, 1, 32, 32, device=DEVICE)
+    cut = OPS.get("cutout").apply(x, {"cx": torch.tensor([16], device=DEVICE), "cy": torch.tensor([16], device=DEVICE)})
     assert int((cut == 0).sum()) == 16 * 16
 
 
@@ -69,9 +71,9 @@ def test_unknown_op_lists_choices():
 
 
 def test_cutmix_pastes_a_box_from_the_partner():
-    x = torch.arange(4).float().view(4, 1, 1, 1).expand(4, 1, 16, 16).contiguous()
+    x = torch.arange(4, device=DEVICE).float().view(4, 1, 1, 1).expand(4, 1, 16, 16).contiguous()
     mixed, perm, r = cutmix(x, torch.Generator().manual_seed(6))
     kept = (mixed == x).float().mean(dim=(1, 2, 3))
-    changed = perm != torch.arange(4)
+    changed = perm.to(DEVICE) != torch.arange(4, device=DEVICE)
     assert torch.allclose(kept[changed], torch.full_like(kept[changed], r))
     assert 0 <= r <= 1

@@ -8,6 +8,8 @@ from condensed_datasets.engine import RunOptions
 from condensed_datasets.recipes import get_method, list_methods
 from condensed_datasets.recipes.herding import herding_select
 
+from conftest import TEST_DEVICE as DEVICE
+
 
 def _rows_in(images: torch.Tensor, pool: torch.Tensor) -> bool:
     return all(bool((pool == img).flatten(1).all(1).any()) for img in images)
@@ -19,13 +21,14 @@ def test_methods_registry_starts_with_the_baselines():
 
 def test_random_picks_distinct_real_images_of_each_class(digits):
     method = get_method("random")
-    cset = method.condense(digits, 5, method.config("digits", 5), RunOptions(seed=1, progress=False))
+    digits = digits.to(DEVICE)
+    cset = method.condense(digits, 5, method.config("digits", 5), RunOptions(device=DEVICE, seed=1, progress=False))
     assert cset.images.shape == (50, 1, 8, 8) and cset.labels.tolist() == [c for c in range(10) for _ in range(5)]
     for c in range(10):
         mine = cset.images[cset.labels == c]
         assert _rows_in(mine, digits.train_images[digits.class_indices[c]])
         assert len(torch.unique(mine.flatten(1), dim=0)) == 5
-    again = method.condense(digits, 5, {}, RunOptions(seed=1, progress=False))
+    again = method.condense(digits, 5, {}, RunOptions(device=DEVICE, seed=1, progress=False))
     assert torch.equal(again.images, cset.images)
 
 
@@ -42,7 +45,8 @@ def test_herding_select_tracks_the_mean_better_than_random():
 def test_herding_recipe_returns_real_images_per_class(digits):
     method = get_method("herding")
     config = method.config("digits", 3, {"train_steps": 20})
-    cset = method.condense(digits, 3, config, RunOptions(seed=0, progress=False))
+    digits = digits.to(DEVICE)
+    cset = method.condense(digits, 3, config, RunOptions(device=DEVICE, seed=0, progress=False))
     assert cset.meta["config"]["train_steps"] == 20 and cset.method == "herding"
     for c in range(10):
         assert _rows_in(cset.images[cset.labels == c], digits.train_images[digits.class_indices[c]])

@@ -9,25 +9,30 @@ from click.testing import CliRunner
 from condensed_datasets.cli import main
 from condensed_datasets.storage import load
 
+from conftest import TEST_DEVICE
+
+KIND = TEST_DEVICE.split(":")[0]  # the CLI takes cpu or cuda
+
 
 def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def test_build_then_eval_on_digits(tmp_path):
-    built = run("build", "digits", "--method", "random", "--ipc", "3", "--out", str(tmp_path), "--quiet", "--seed", "4")
+    built = run("build", "digits", "--method", "random", "--ipc", "3", "--out", str(tmp_path), "--quiet", "--seed", "4",
+                "--device", KIND)
     assert built.exit_code == 0, built.output
     path = built.output.strip().splitlines()[-1]
     assert path == str(tmp_path / "digits" / "random" / "ipc3" / "condensed.safetensors")
     cset = load(path)
     assert cset.images.shape == (30, 1, 8, 8) and cset.meta["seed"] == 4
-    evaluated = run("eval", path, "--models", "2", "--epochs", "5", "--json", "--quiet")
+    evaluated = run("eval", path, "--models", "2", "--epochs", "5", "--json", "--quiet", "--device", KIND)
     assert evaluated.exit_code == 0, evaluated.output
     result = json.loads(evaluated.output)
     for key in ("mean", "std", "accuracies", "arch", "protocol", "epochs", "models"):
         assert key in result
     assert result["protocol"] == "dc" and result["models"] == 2 and result["epochs"] == 5 and result["arch"] == "convnet"
-    assert result["together"] == "loop"  # auto on the CPU
+    assert result["together"] == ("loop" if KIND == "cpu" else "vmap")  # what auto picks on this device
     text = run("eval", path, "--models", "1", "--epochs", "2", "--protocol", "dsa", "--arch", "mlp", "--quiet")
     assert text.exit_code == 0 and "protocol dsa" in text.output and "1 x mlp" in text.output
     sequential = run("eval", path, "--models", "2", "--epochs", "2", "--together", "sequential", "--json", "--quiet")

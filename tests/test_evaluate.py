@@ -10,17 +10,19 @@ from condensed_datasets.evaluate import PROTOCOLS, _idc_epochs, _ModelLoop, _Sta
 from condensed_datasets.nets import get_network
 from condensed_datasets.registry import UnknownNameError
 
+from conftest import TEST_DEVICE as DEVICE
+
 
 @pytest.fixture(scope="module")
 def small_set(digits):
-    images = real_init(digits, 10, torch.Generator().manual_seed(0))
-    return images, torch.arange(10).repeat_interleave(10)
+    images = real_init(digits, 10, torch.Generator().manual_seed(0)).to(DEVICE)
+    return images, torch.arange(10, device=DEVICE).repeat_interleave(10)
 
 
 def test_stacked_models_compute_what_each_model_computes():
     torch.manual_seed(0)
-    models = [get_network("convnet-w32", 1, 10, (8, 8)) for _ in range(3)]
-    x = torch.randn(3, 5, 1, 8, 8)
+    models = [get_network("convnet-w32", 1, 10, (8, 8)).to(DEVICE) for _ in range(3)]
+    x = torch.randn(3, 5, 1, 8, 8, device=DEVICE)
     stacked, loop = _StackedModels(models), _ModelLoop(models)
     assert torch.allclose(stacked.forward(x), loop.forward(x), atol=1e-5)
     assert torch.allclose(stacked.forward_shared(x[0]), loop.forward_shared(x[0]), atol=1e-5)
@@ -29,7 +31,7 @@ def test_stacked_models_compute_what_each_model_computes():
 @pytest.mark.parametrize("together", ["loop", "vmap"])
 def test_training_on_a_small_real_set_beats_chance(digits, small_set, together):
     images, labels = small_set
-    result = train_and_test(images, labels, digits, models=2, epochs=40, protocol="dsa", together=together, progress=False)
+    result = train_and_test(images, labels, digits, models=2, epochs=40, protocol="dsa", together=together, progress=False, device=DEVICE)
     assert result["models"] == 2 and len(result["accuracies"]) == 2
     assert result["protocol"] == "dsa" and result["epochs"] == 40 and result["together"] == together
     assert result["mean"] > 50, result  # chance is 10 %
@@ -39,14 +41,14 @@ def test_training_on_a_small_real_set_beats_chance(digits, small_set, together):
 def test_soft_labels_train_too(digits, small_set):
     images, labels = small_set
     soft = torch.nn.functional.one_hot(labels, 10).float() * 0.9 + 0.01
-    result = train_and_test(images, soft, digits, models=1, epochs=30, protocol="dc", progress=False)
+    result = train_and_test(images, soft, digits, models=1, epochs=30, protocol="dc", progress=False, device=DEVICE)
     assert result["mean"] > 40
 
 
 def test_same_seed_same_result(digits, small_set):
     images, labels = small_set
-    a = train_and_test(images, labels, digits, models=1, epochs=3, protocol="idc", seed=3, progress=False)
-    b = train_and_test(images, labels, digits, models=1, epochs=3, protocol="idc", seed=3, progress=False)
+    a = train_and_test(images, labels, digits, models=1, epochs=3, protocol="idc", seed=3, progress=False, device=DEVICE)
+    b = train_and_test(images, labels, digits, models=1, epochs=3, protocol="idc", seed=3, progress=False, device=DEVICE)
     assert a["accuracies"] == b["accuracies"]
 
 

@@ -19,12 +19,13 @@ from condensed_datasets.hub import PublishedSet, download_set, record_set
 from condensed_datasets.registry import UnknownNameError
 from condensed_datasets.storage import CondensedFormatError, sha256_file
 
-from conftest import CIFAR_CLASSES
+from conftest import CIFAR_CLASSES, TEST_DEVICE
 
 
 def _build(data_root, out, method="random", ipc=10, dataset="cifar10") -> str:
     result = CliRunner().invoke(main, ["build", dataset, "--method", method, "--ipc", str(ipc), "--out", str(out),
-                                       "--data-root", str(data_root), "--quiet"], catch_exceptions=False)
+                                       "--data-root", str(data_root), "--quiet", "--device", TEST_DEVICE.split(":")[0]],
+                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output.strip().splitlines()[-1]
 
@@ -161,7 +162,7 @@ def test_path_traversal_is_refused(fake_hub):
 def test_load_condensed_by_path_and_to_hf_dataset(digits, tmp_path):
     from condensed_datasets.build import build
 
-    path = build("digits", "random", 4, out=tmp_path, real=digits, progress=False)
+    path = build("digits", "random", 4, out=tmp_path, real=digits, progress=False, device=TEST_DEVICE)
     ds = load_condensed(path)
     assert isinstance(ds, CondensedDataset) and len(ds) == 40 and ds.metadata["method"] == "random"
     by_spec = load_condensed("digits/random/ipc4", root=tmp_path, download=False)

@@ -8,6 +8,8 @@ import torch
 from condensed_datasets.nets import NETWORKS, get_network, list_networks
 from condensed_datasets.registry import UnknownNameError
 
+from conftest import TEST_DEVICE as DEVICE
+
 SIZES = [(1, 28), (3, 32), (3, 64)]
 
 
@@ -15,8 +17,8 @@ SIZES = [(1, 28), (3, 32), (3, 64)]
 @pytest.mark.parametrize("channels,size", SIZES)
 def test_network_output_shapes(name, channels, size):
     torch.manual_seed(0)
-    net = get_network(name, channels, 7, (size, size))
-    x = torch.randn(2, channels, size, size)
+    net = get_network(name, channels, 7, (size, size)).to(DEVICE)
+    x = torch.randn(2, channels, size, size, device=DEVICE)
     assert net(x).shape == (2, 7)
     assert net.embed(x).shape == (2, net.embed_dim)
 

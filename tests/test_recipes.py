@@ -13,6 +13,8 @@ import torch
 from condensed_datasets.build import build
 from condensed_datasets.checkpoint import NonFiniteLossError, read_checkpoint
 from condensed_datasets.engine import RunOptions, sample_class
+
+from conftest import TEST_DEVICE as DEVICE
 from condensed_datasets.gradient_matching import class_gradients, matching_loss
 from condensed_datasets.matching import gradient_distance, mean_embedding_distance
 from condensed_datasets.nets import get_network
@@ -23,15 +25,15 @@ FAST = {"arch": "convnet-w32", "batch_real": 32}
 
 
 @pytest.fixture(scope="module")
-def tiny(digits):
-    return digits.subset(40, seed=0)
+def tiny(digits, device):
+    return digits.subset(40, seed=0).to(device)
 
 
 def _fixed_nets(real, n=4):
     nets = []
     for seed in range(n):
         torch.manual_seed(100 + seed)
-        nets.append(get_network("convnet-w32", real.channels, real.num_classes, real.image_size))
+        nets.append(get_network("convnet-w32", real.channels, real.num_classes, real.image_size).to(real.train_images.device))
     return nets
 
 
@@ -59,8 +61,8 @@ def _dm_objective(images, real, ipc):
 def test_gradient_matching_lowers_its_objective(tiny, method):
     spec = get_method(method)
     config = spec.config("digits", 1, {**FAST, "iterations": 15})
-    start = spec.condense(tiny, 1, {**config, "iterations": 0}, RunOptions(seed=0, progress=False))
-    end = spec.condense(tiny, 1, config, RunOptions(seed=0, progress=False))
+    start = spec.condense(tiny, 1, {**config, "iterations": 0}, RunOptions(device=DEVICE, seed=0, progress=False))
+    end = spec.condense(tiny, 1, config, RunOptions(device=DEVICE, seed=0, progress=False))
     assert end.meta["iterations_run"] == 15
     assert _gm_objective(end.images, tiny, 1, config) < 0.9 * _gm_objective(start.images, tiny, 1, config)
 
@@ -69,15 +71,15 @@ def test_gradient_matching_lowers_its_objective(tiny, method):
 def test_dm_lowers_its_objective(tiny, batched):
     spec = get_method("dm")
     config = spec.config("digits", 2, {**FAST, "iterations": 30, "batched_classes": batched})
-    start = spec.condense(tiny, 2, {**config, "iterations": 0}, RunOptions(seed=0, progress=False))
-    end = spec.condense(tiny, 2, config, RunOptions(seed=0, progress=False))
+    start = spec.condense(tiny, 2, {**config, "iterations": 0}, RunOptions(device=DEVICE, seed=0, progress=False))
+    end = spec.condense(tiny, 2, config, RunOptions(device=DEVICE, seed=0, progress=False))
     assert _dm_objective(end.images, tiny, 2) < 0.7 * _dm_objective(start.images, tiny, 2)
 
 
 def test_dm_batched_classes_is_the_same_loss_as_the_per_class_loop(tiny):
     spec = get_method("dm")
     runs = [spec.condense(tiny, 2, spec.config("digits", 2, {**FAST, "iterations": 3, "batched_classes": b}),
-                          RunOptions(seed=5, progress=False)) for b in (True, False)]
+                          RunOptions(device=DEVICE, seed=5, progress=False)) for b in (True, False)]
     assert torch.allclose(runs[0].images, runs[1].images, atol=1e-4)
 
 
@@ -97,27 +99,27 @@ RESUME_OVERRIDES = {"dm": FAST, "dsa": {**FAST, "outer_loop": 2, "inner_loop": 1
 @pytest.mark.parametrize("method", sorted(RESUME_OVERRIDES))
 def test_resume_reproduces_the_uninterrupted_run(tiny, tmp_path, method):
     overrides = RESUME_OVERRIDES[method]
-    fresh = build("digits", method, 1, out=tmp_path / "fresh", iterations=6, real=tiny, progress=False, overrides=overrides)
-    build("digits", method, 1, out=tmp_path / "split", iterations=3, real=tiny, progress=False, overrides=overrides)
+    fresh = build("digits", method, 1, out=tmp_path / "fresh", iterations=6, real=tiny, progress=False, device=DEVICE, overrides=overrides)
+    build("digits", method, 1, out=tmp_path / "split", iterations=3, real=tiny, progress=False, device=DEVICE, overrides=overrides)
     _, info = read_checkpoint(tmp_path / "split" / "digits" / method / "ipc1" / "checkpoint.safetensors")
     assert info["iteration"] == 3
-    resumed = build("digits", method, 1, out=tmp_path / "split", iterations=6, real=tiny, progress=False,
+    resumed = build("digits", method, 1, out=tmp_path / "split", iterations=6, real=tiny, progress=False, device=DEVICE,
                     overrides=overrides, resume=True)
     assert torch.equal(load(fresh).images, load(resumed).images)
 
 
 def test_resume_refuses_a_checkpoint_of_another_config(tiny, tmp_path):
-    build("digits", "dm", 1, out=tmp_path, iterations=2, real=tiny, progress=False, overrides=FAST)
+    build("digits", "dm", 1, out=tmp_path, iterations=2, real=tiny, progress=False, device=DEVICE, overrides=FAST)
     with pytest.raises(ValueError, match="different run"):
-        build("digits", "dm", 1, out=tmp_path, iterations=4, real=tiny, progress=False, overrides={**FAST, "lr_img": 0.5}, resume=True)
+        build("digits", "dm", 1, out=tmp_path, iterations=4, real=tiny, progress=False, device=DEVICE, overrides={**FAST, "lr_img": 0.5}, resume=True)
 
 
 def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tiny, tmp_path):
-    build("digits", "dm", 1, out=tmp_path, iterations=2, real=tiny, progress=False, overrides=FAST)
+    build("digits", "dm", 1, out=tmp_path, iterations=2, real=tiny, progress=False, device=DEVICE, overrides=FAST)
     ckpt = tmp_path / "digits" / "dm" / "ipc1" / "checkpoint.safetensors"
     before = ckpt.read_bytes()
     with pytest.raises(NonFiniteLossError, match="last good checkpoint"):
-        build("digits", "dm", 1, out=tmp_path, iterations=50, real=tiny, progress=False,
+        build("digits", "dm", 1, out=tmp_path, iterations=50, real=tiny, progress=False, device=DEVICE,
               overrides={**FAST, "lr_img": 1e30}, resume=False)
     assert ckpt.read_bytes() == before  # untouched: only finite iterations are ever saved
     assert not (tmp_path / "digits" / "dm" / "ipc1" / "condensed.safetensors").exists() or load(
@@ -143,7 +145,7 @@ def test_published_hyperparameters_are_data():
 def test_a_killed_run_never_leaves_a_half_written_checkpoint(tmp_path):
     cmd = [sys.executable, "-m", "condensed_datasets.cli", "build", "digits", "--method", "dm", "--ipc", "2", "--out",
            str(tmp_path), "--iterations", "100000", "--checkpoint-minutes", "0", "--quiet",
-           "--set", "arch=convnet-w32", "--set", "batch_real=16"]
+           "--set", "arch=convnet-w32", "--set", "batch_real=16", "--device", torch.device(DEVICE).type]
     ckpt = tmp_path / "digits" / "dm" / "ipc2" / "checkpoint.safetensors"
     last = 0
     for attempt, delay in enumerate((0.0, 0.37, 0.81)):
@@ -167,13 +169,13 @@ def test_a_killed_run_never_leaves_a_half_written_checkpoint(tmp_path):
 def test_dcmg_inter_class_term_equals_the_pooled_batch_gradient(tiny):
     """The class-averaged gradient equals the gradient of the pooled batch when classes have equal sizes."""
     torch.manual_seed(0)
-    net = get_network("convnet-w32", tiny.channels, tiny.num_classes, tiny.image_size)
+    net = get_network("convnet-w32", tiny.channels, tiny.num_classes, tiny.image_size).to(DEVICE)
     params = list(net.parameters())
     g = torch.Generator().manual_seed(1)
     batches = [sample_class(tiny, c, 8, g) for c in range(tiny.num_classes)]
     per_class = [class_gradients(net, params, x, c, create_graph=False) for c, x in enumerate(batches)]
     averaged = [sum(gs) / tiny.num_classes for gs in zip(*per_class)]
-    labels = torch.arange(tiny.num_classes).repeat_interleave(8)
+    labels = torch.arange(tiny.num_classes, device=DEVICE).repeat_interleave(8)
     pooled = torch.autograd.grad(torch.nn.functional.cross_entropy(net(torch.cat(batches)), labels), params)
     for a, b in zip(averaged, pooled):
         assert torch.allclose(a, b, atol=1e-6)
@@ -195,18 +197,18 @@ def test_dcmg_variants_and_schedule(tiny):
     assert [adaptive_inner_steps(t) for t in (0, 1, 3, 4, 9, 10, 30)] == [50, 40, 20, 10, 10, 5, 5]
     spec = get_method("dcmg")
     assert spec.config("cifar10", 50)["metric_weight"] == 0.1 and spec.config("cifar10", 10)["variant"] == "MDA"
-    cset = spec.condense(tiny, 1, spec.config("digits", 1, {**FAST, "iterations": 1, "variant": "MD"}), RunOptions(progress=False))
+    cset = spec.condense(tiny, 1, spec.config("digits", 1, {**FAST, "iterations": 1, "variant": "MD"}), RunOptions(device=DEVICE, progress=False))
     assert cset.meta["config"]["metric"] == "angle_magnitude" and cset.meta["config"]["inter_class_weight"] == 10
     with pytest.raises(ValueError, match="M, MD, MDA"):
-        spec.condense(tiny, 1, spec.config("digits", 1, {"variant": "X"}), RunOptions(progress=False))
+        spec.condense(tiny, 1, spec.config("digits", 1, {"variant": "X"}), RunOptions(device=DEVICE, progress=False))
 
 
 def test_dcmg_lowers_its_objective(tiny):
     spec = get_method("dcmg")
     config = spec.config("digits", 1, {**FAST, "iterations": 15})
     run_config = {**config, "metric": "angle_magnitude", "inter_class_weight": 10}
-    start = spec.condense(tiny, 1, {**config, "iterations": 0}, RunOptions(seed=0, progress=False))
-    end = spec.condense(tiny, 1, config, RunOptions(seed=0, progress=False))
+    start = spec.condense(tiny, 1, {**config, "iterations": 0}, RunOptions(device=DEVICE, seed=0, progress=False))
+    end = spec.condense(tiny, 1, config, RunOptions(device=DEVICE, seed=0, progress=False))
     assert _gm_objective(end.images, tiny, 1, run_config) < 0.9 * _gm_objective(start.images, tiny, 1, run_config)
 
 
@@ -218,7 +220,7 @@ def _idc_objective(images, real, ipc, spec, metric):
     from condensed_datasets.formation import decode
 
     total = 0.0
-    labels = torch.arange(real.num_classes).repeat_interleave(ipc)
+    labels = torch.arange(real.num_classes, device=images.device).repeat_interleave(ipc)
     for i, net in enumerate(_fixed_nets(real)):
         g = torch.Generator().manual_seed(7 + i)
         params = [p for p in net.parameters() if p.ndim >= 3]
@@ -234,8 +236,8 @@ def _idc_objective(images, real, ipc, spec, metric):
 def test_idc_lowers_its_objective(tiny, method):
     spec = get_method(method)
     config = spec.config("digits", 2, {**IDC_FAST, "iterations": 8, "lr_img": 5e-3})
-    start = spec.condense(tiny, 2, {**config, "iterations": 0}, RunOptions(seed=0, progress=False))
-    end = spec.condense(tiny, 2, config, RunOptions(seed=0, progress=False))
+    start = spec.condense(tiny, 2, {**config, "iterations": 0}, RunOptions(device=DEVICE, seed=0, progress=False))
+    end = spec.condense(tiny, 2, config, RunOptions(device=DEVICE, seed=0, progress=False))
     assert end.decoder.name == ("multi_formation" if method == "idc" else "identity")
     before = _idc_objective(start.images, tiny, 2, start.decoder, config["metric"])
     after = _idc_objective(end.images, tiny, 2, end.decoder, config["metric"])
@@ -246,7 +248,7 @@ def test_idc_export_round_trips_through_the_loader(tiny, tmp_path):
     from condensed_datasets import CondensedDigits
     from condensed_datasets.formation import decode
 
-    path = build("digits", "idc", 2, out=tmp_path, iterations=2, real=tiny, progress=False, overrides=IDC_FAST)
+    path = build("digits", "idc", 2, out=tmp_path, iterations=2, real=tiny, progress=False, device=DEVICE, overrides=IDC_FAST)
     cset = load(path)
     inside, _ = decode(cset.decoder, cset.images, cset.labels)  # what the recipe trains on
     ds = CondensedDigits(root=tmp_path, method="idc", ipc=2, download=False)
@@ -267,12 +269,12 @@ def test_idc_init_places_the_first_real_images_in_the_grid(tiny):
 
 def test_idm_queue_is_bounded_and_its_models_differ_in_age(tiny, tmp_path):
     overrides = {**FAST, "trained_bs": 16, "push_interval": 1, "n_max": 4, "model_train_steps": 2}
-    path = build("digits", "idm", 1, out=tmp_path / "a", iterations=6, real=tiny, progress=False, overrides=overrides)
+    path = build("digits", "idm", 1, out=tmp_path / "a", iterations=6, real=tiny, progress=False, device=DEVICE, overrides=overrides)
     steps = load(path).meta["queue_steps"]
     assert len(steps) == 4  # 3 initial + 6 pushes, capped at n_max
     assert len(set(steps)) > 1
-    build("digits", "idm", 1, out=tmp_path / "b", iterations=3, real=tiny, progress=False, overrides=overrides)
-    resumed = build("digits", "idm", 1, out=tmp_path / "b", iterations=6, real=tiny, progress=False, overrides=overrides, resume=True)
+    build("digits", "idm", 1, out=tmp_path / "b", iterations=3, real=tiny, progress=False, device=DEVICE, overrides=overrides)
+    resumed = build("digits", "idm", 1, out=tmp_path / "b", iterations=6, real=tiny, progress=False, device=DEVICE, overrides=overrides, resume=True)
     assert torch.equal(load(resumed).images, load(path).images) and load(resumed).meta["queue_steps"] == steps
 
 
@@ -292,7 +294,7 @@ def test_idm_lowers_its_objective(tiny):
 
     spec = get_method("idm")
     config = spec.config("digits", 1, {**FAST, "trained_bs": 16, "iterations": 15, "ce_weight": 0.0})
-    start = spec.condense(tiny, 1, {**config, "iterations": 0}, RunOptions(seed=0, progress=False))
-    end = spec.condense(tiny, 1, config, RunOptions(seed=0, progress=False))
+    start = spec.condense(tiny, 1, {**config, "iterations": 0}, RunOptions(device=DEVICE, seed=0, progress=False))
+    end = spec.condense(tiny, 1, config, RunOptions(device=DEVICE, seed=0, progress=False))
     expand = lambda c: decode(c.decoder, c.images, c.labels)[0]  # noqa: E731  (class-major: 4 per class)
     assert _dm_objective(expand(end), tiny, 4) < 0.95 * _dm_objective(expand(start), tiny, 4)
