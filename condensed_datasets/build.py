@@ -11,12 +11,22 @@ import torch
 from .engine import RunOptions
 from .layout import CHECKPOINT_FILENAME, PREVIEW_FILENAME, SET_FILENAME, set_dir
 from .sources import RealData, load_source
+from .storage import check_folder, ensure_folder
 
 
 def check_ipc(ipc: int, real: RealData) -> None:
     """IPC must be at least 1 and at most the size of the smallest class."""
     if ipc < 1 or ipc > real.min_class_count:
         raise ValueError(f"--ipc {ipc} is out of range for {real.name}: choose 1 to {real.min_class_count} (its smallest class)")
+
+
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: int) -> None:
+    """Seeds are integers in [0, 2**63 - 1] (what every torch generator accepts)."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"--seed {seed} is out of range: choose an integer from 0 to {MAX_SEED}")
 
 
 def check_device(device: str) -> None:
@@ -37,23 +47,28 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     """
     from .recipes import get_method
 
+    from .locks import set_lock
+    from .preview import write_preview
+
     spec = get_method(method)
     check_device(device)
+    check_seed(seed)
+    if iterations is not None and not spec.iterations_key:
+        raise ValueError(f"{method} has no iterations (it selects real images); drop --iterations")
+    folder = check_folder(set_dir(out, dataset, method, ipc))
     real = real if real is not None else load_source(dataset, data_root, download)
     check_ipc(ipc, real)
     overrides = dict(overrides or {})
-    if iterations is not None and spec.iterations_key:
+    if iterations is not None:
         overrides[spec.iterations_key] = iterations
     config = spec.config(real.name, ipc, overrides)
-    folder = set_dir(out, dataset, method, ipc)
-    folder.mkdir(parents=True, exist_ok=True)
-    run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / CHECKPOINT_FILENAME, resume=resume,
-                     checkpoint_minutes=checkpoint_minutes, amp=amp)
-    cset = spec.condense(real.to(device), ipc, config, run)
-    cset.meta["built_on"] = torch.device(device).type
-    path = folder / SET_FILENAME
-    cset.save(path)
-    from .preview import write_preview
-
-    write_preview(cset, folder / PREVIEW_FILENAME)
+    ensure_folder(folder)
+    with set_lock(folder):  # one writer per set: a second build of it is refused, never mixed in
+        run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / CHECKPOINT_FILENAME,
+                         resume=resume, checkpoint_minutes=checkpoint_minutes, amp=amp)
+        cset = spec.condense(real.to(device), ipc, config, run)
+        cset.meta["built_on"] = torch.device(device).type
+        path = folder / SET_FILENAME
+        cset.save(path)
+        write_preview(cset, folder / PREVIEW_FILENAME)
     return path

@@ -29,7 +29,8 @@ class NonFiniteLossError(RuntimeError):
 
 
 class CheckpointMismatchError(ValueError):
-    """A checkpoint belongs to a different run (method or config) than the one resuming."""
+    """A checkpoint belongs to a different run (method, config, seed or set shape) than the one resuming,
+    or is not a readable checkpoint at all."""
 
 
 @dataclass
@@ -84,10 +85,46 @@ def save_checkpoint(path: Path, state: RecipeState, info: dict[str, Any]) -> Non
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Tensors and metadata of a checkpoint."""
-    with safe_open(str(path), framework="pt", device="cpu") as f:
-        info = json.loads((f.metadata() or {})["checkpoint"])
-        return {k: f.get_tensor(k) for k in f.keys()}, info
+    """Tensors and metadata of a checkpoint; `CheckpointMismatchError` for anything that is not a whole one."""
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            info = json.loads((f.metadata() or {})["checkpoint"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except KeyError:
+        raise CheckpointMismatchError(f"{path} is a safetensors file but not a checkpoint (a set file?); "
+                                      "remove it or drop --resume") from None
+    except Exception as err:  # safetensors and json raise their own types for every kind of damage
+        raise CheckpointMismatchError(f"{path} is not a readable checkpoint (truncated or corrupted: {err}); "
+                                      "remove it or drop --resume") from None
+    if not isinstance(info, dict) or not {"method", "config", "iteration"} <= set(info) or "images" not in tensors:
+        raise CheckpointMismatchError(f"{path} is not a complete checkpoint; remove it or drop --resume")
+    return tensors, info
+
+
+def _run_identity(method: str, config: dict[str, Any], seed: int, state: "RecipeState") -> dict[str, Any]:
+    """What binds a checkpoint to its run: a resume must match all of it."""
+    return {"method": method, "config": json.loads(json.dumps(config)), "seed": seed,
+            "images_shape": list(state.images.shape)}
+
+
+def _check_same_run(path: Path, saved: dict[str, Any], current: dict[str, Any], ignores: tuple[str, ...]) -> None:
+    def comparable(identity: dict[str, Any]) -> dict[str, Any]:
+        config = {k: v for k, v in identity.get("config", {}).items() if k not in ignores}
+        return {**identity, "config": config}
+
+    mine, theirs = comparable(current), comparable({k: saved.get(k) for k in current})
+    differs = [k for k in mine if k != "config" and mine[k] != theirs[k]]
+    differs += [f"config.{k}" for k in sorted(set(mine["config"]) | set(theirs["config"] or {}))
+                if mine["config"].get(k) != (theirs["config"] or {}).get(k)]
+    if differs:
+        detail = ", ".join(f"{k}: checkpoint {_lookup(theirs, k)!r}, this run {_lookup(mine, k)!r}" for k in differs[:4])
+        raise CheckpointMismatchError(f"{path} was written by a different run ({detail}); remove it or drop --resume")
+
+
+def _lookup(identity: dict[str, Any], key: str) -> Any:
+    if key.startswith("config."):
+        return (identity.get("config") or {}).get(key[len("config."):])
+    return identity.get(key)
 
 
 def run_iterations(state: RecipeState, step: Callable[[int], float], total: int, run: RunOptions, method: str,
@@ -100,16 +137,13 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
     A checkpoint is written every ``run.checkpoint_minutes`` and at the end. ``on_restore`` is
     called after a checkpoint was loaded (to rebuild recipe objects from ``state.extra``).
     """
-    info = {"method": method, "config": config}
+    info = _run_identity(method, config, run.seed, state)
     path = run.checkpoint
     if path is not None:
-        remove_stale_temporaries(path)  # the run owns its checkpoint; a killed predecessor may have left some
+        remove_stale_temporaries(path)  # the run owns its checkpoint (one writer per set: see locks.set_lock)
     if path is not None and run.resume and path.is_file():
         tensors, saved = read_checkpoint(path)
-        same = lambda cfg: {k: v for k, v in cfg.items() if k not in resume_ignores}  # noqa: E731
-        if saved["method"] != method or same(saved["config"]) != same(json.loads(json.dumps(config))):
-            raise CheckpointMismatchError(f"{path} was written by a different run ({saved['method']}, {saved['config']}); "
-                                          "remove it or drop --resume")
+        _check_same_run(path, saved, info, resume_ignores)
         state.restore(tensors)
         state.iteration = int(saved["iteration"])
         if on_restore is not None:

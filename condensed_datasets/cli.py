@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from typing import Any, Callable
 
@@ -15,6 +16,7 @@ import click
 from . import __version__
 from .checkpoint import NonFiniteLossError
 from .evaluate import TOGETHER_MODES, list_protocols
+from .locks import SetInUseError
 from .nets import list_networks
 from .publish import PushError
 from .recipes import list_methods
@@ -23,7 +25,8 @@ from .sources import DataNotFoundError, get_source, list_sources
 from .storage import CondensedFormatError
 
 USER_ERRORS = (ValueError, FileNotFoundError, DataNotFoundError, CondensedFormatError, UnknownNameError, NonFiniteLossError,
-               PushError)
+               PushError, SetInUseError, RuntimeError, OSError)
+DEBUG_ENV = "CONDENSED_DEBUG"
 
 
 class DatasetType(click.ParamType):
@@ -54,14 +57,21 @@ def parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def user_errors(fn: Callable) -> Callable:
-    """Turn the library's user-facing errors into a clean message and exit code 1."""
+    """Turn errors into one clean line and exit code 1 (``CONDENSED_DEBUG=1`` re-raises, with the traceback)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except USER_ERRORS as err:
-            raise click.ClickException(str(err)) from None
+        except (click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as err:
+            if os.environ.get(DEBUG_ENV, "").strip() not in ("", "0"):
+                raise
+            if isinstance(err, USER_ERRORS):
+                raise click.ClickException(str(err)) from None
+            raise click.ClickException(f"unexpected {type(err).__name__}: {err} (a bug: please report it; "
+                                       f"{DEBUG_ENV}=1 shows the traceback)") from None
 
     return wrapper
 
@@ -69,7 +79,8 @@ def user_errors(fn: Callable) -> Callable:
 data_root_option = click.option("--data-root", type=click.Path(file_okay=False), default=None,
                                 help="Where real datasets live (default: $CONDENSED_DATA_ROOT, else ~/.cache/condensed-datasets/data).")
 device_option = click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True, help="Where to compute.")
-seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Seed for every random draw.")
+seed_option = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+                           help="Seed for every random draw (0 to 2**63 - 1).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,6 +118,11 @@ def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, 
           amp: bool, run_eval: bool, eval_models: int, eval_epochs: int | None, quiet: bool) -> None:
     """Condense a dataset and write the set (help text above, built from the registry)."""
     from .build import build as run_build
+    from .layout import CHECKPOINT_FILENAME, set_dir
+
+    checkpoint = set_dir(out, dataset, method, ipc) / CHECKPOINT_FILENAME
+    if resume and not checkpoint.is_file():
+        click.echo(f"--resume: no checkpoint at {checkpoint}; starting from iteration 0", err=True)
 
     path = run_build(dataset, method, ipc, out=out, data_root=data_root, iterations=iterations, device=device,
                      seed=seed, download=download, progress=not quiet, resume=resume,
@@ -174,7 +190,10 @@ def card(root: str, repo: str | None) -> None:
 
     ROOT may be one dataset folder or a root holding several (one card each)."""
     from .cards import dataset_folders, write_card
+    from .hub import check_repo_id
 
+    if repo is not None:
+        check_repo_id(repo)
     folders = dataset_folders(root)
     if not folders:
         raise click.ClickException(f"no condensed sets under {root}")
@@ -209,7 +228,9 @@ def list_(root: str, dataset: str | None, remote: bool) -> None:
     from .cards import read_evaluations
     from .hub import list_sets
 
-    for path in sorted(Path(root).glob(f"*/*/ipc*/{SET_FILENAME}")) if Path(root).is_dir() else []:
+    if not Path(root).is_dir():
+        raise click.ClickException(f"--root {root} is not a folder (sets live in ROOT/<dataset>/<method>/ipc<N>/)")
+    for path in sorted(Path(root).glob(f"*/*/ipc*/{SET_FILENAME}")):
         name, method, ipc = path.parts[-4], path.parts[-3], path.parts[-2]
         if dataset and name != dataset:
             continue

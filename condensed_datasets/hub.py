@@ -85,10 +85,40 @@ def list_sets(dataset: str | None = None) -> list[PublishedSet]:
     for file in _registry_files():
         if not file.is_file():
             continue
-        for raw in json.loads(file.read_text()).get("sets", []):
-            entry = PublishedSet(**raw)
+        for entry in _read_registry(file):
             entries[entry.spec] = entry
     return [e for e in entries.values() if dataset is None or e.dataset == dataset]
+
+
+_ENTRY_FIELDS = {"dataset": str, "method": str, "ipc": int, "repo_id": str, "revision": str, "sha256": str}
+
+
+def _read_registry(file: Any) -> list[PublishedSet]:
+    """The entries of one registry file, each checked; a malformed file or entry is a `ValueError` naming it."""
+    try:
+        data = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"registry {file} is not valid JSON ({err}); fix or remove it") from None
+    if not isinstance(data, dict) or not isinstance(data.get("sets", []), list):
+        raise ValueError(f"registry {file} must be an object with a 'sets' list")
+    out = []
+    for i, raw in enumerate(data.get("sets", [])):
+        where = f"registry {file}, entry {i}"
+        if not isinstance(raw, dict):
+            raise ValueError(f"{where} is not an object")
+        missing = [k for k in _ENTRY_FIELDS if k not in raw]
+        unknown = sorted(set(raw) - set(_ENTRY_FIELDS) - {"accuracy"})
+        wrong = [k for k, t in _ENTRY_FIELDS.items() if k in raw and (not isinstance(raw[k], t) or isinstance(raw[k], bool))]
+        if missing or unknown or wrong:
+            raise ValueError(f"{where} is malformed: missing {missing or 'nothing'}, unknown {unknown or 'nothing'}, "
+                             f"wrong type {wrong or 'nothing'}; fields: {', '.join(_ENTRY_FIELDS)}, accuracy")
+        check_name(raw["dataset"], "dataset"), check_name(raw["method"], "method"), check_repo_id(raw["repo_id"])
+        if raw["revision"]:
+            check_revision(raw["revision"])
+        if not _SHA256.match(raw["sha256"]):
+            raise ValueError(f"{where}: sha256 {raw['sha256']!r} is not 64 hex digits")
+        out.append(PublishedSet(**raw))
+    return out
 
 
 def find_set(dataset: str, method: str, ipc: int) -> PublishedSet | None:
@@ -98,11 +128,13 @@ def find_set(dataset: str, method: str, ipc: int) -> PublishedSet | None:
 
 def record_set(entry: PublishedSet, registry: str | os.PathLike) -> None:
     """Add or replace ``entry`` in a registry JSON file (atomically)."""
+    from .locks import file_lock
+
     path = Path(registry)
-    data = json.loads(path.read_text()) if path.is_file() else {"sets": []}
-    sets = [s for s in data.get("sets", []) if (s["dataset"], s["method"], s["ipc"]) != (entry.dataset, entry.method, entry.ipc)]
-    data["sets"] = sets + [asdict(entry)]
-    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+    with file_lock(path):
+        kept = [asdict(e) for e in (_read_registry(path) if path.is_file() else []) if e.spec != entry.spec]
+        data = {"sets": kept + [asdict(entry)]}
+        atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
 class SetUnavailableError(FileNotFoundError):

@@ -93,7 +93,11 @@ def push(path: str | os.PathLike, repo_id: str, *, revision: str | None = None, 
     """
     from huggingface_hub import HfApi
 
+    from .hub import offline
+
     check_repo_id(repo_id)
+    if offline():
+        raise PushError("HF_HUB_OFFLINE is set: pushing needs the Hub; unset HF_HUB_OFFLINE and try again")
     path = Path(path)
     only = path if path.is_file() else None
     if only is not None:

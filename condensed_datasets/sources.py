@@ -195,8 +195,11 @@ def _read_image_files(files: list[Path]) -> Tensor:
     from PIL import Image
 
     def read(f: Path) -> Tensor:
-        with Image.open(f) as im:
-            array = np.array(im.convert("RGB") if im.mode not in ("L", "RGB") else im)
+        try:
+            with Image.open(f) as im:
+                array = np.array(im.convert("RGB") if im.mode not in ("L", "RGB") else im)
+        except (OSError, SyntaxError, ValueError) as err:  # PIL's UnidentifiedImageError is an OSError
+            raise ValueError(f"{f} is not a readable image ({err}); remove it or fix it") from None
         return torch.from_numpy(array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1)))
 
     images = [read(f) for f in files]

@@ -2,14 +2,16 @@
 
 Tensors: ``images``, ``labels``, optional ``soft_labels`` and ``decoder.<name>`` weights. Header
 metadata (str -> str): ``format``, ``schema_version`` and ``condensed`` (JSON with the schema
-version, `CondensedSet.meta`, the decoder spec and a sha256 of the tensor bytes, so a corrupted
-payload is caught even where the header still parses). No pickle anywhere.
+version, `CondensedSet.meta`, the decoder spec and one sha256 over every tensor's dtype, shape and
+bytes and the metadata). A reader checks every byte: the header must be exactly the JSON the writer
+produces, and the checksum covers the rest. No pickle anywhere.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from contextlib import contextmanager
@@ -23,8 +25,8 @@ from torch import Tensor
 
 from .condensed_set import CondensedSet, DecoderSpec
 
-SCHEMA_VERSION = 1
-SUPPORTED_SCHEMAS = (1,)
+SCHEMA_VERSION = 2
+SUPPORTED_SCHEMAS = (1, 2)  # 1: the checksum covered the tensor bytes only
 DECODER_PREFIX = "decoder."
 
 
@@ -61,7 +63,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     of one. On error the temporary file is removed and ``path`` is untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(path.parent)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
@@ -72,6 +74,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_folder(folder: str | os.PathLike) -> Path:
+    """``folder`` if it is or can become a folder; a file in the way is a `ValueError` naming it."""
+    folder = Path(folder)
+    for part in (folder, *folder.parents):
+        if part.exists() and not part.is_dir():
+            raise ValueError(f"cannot create folder {folder}: {part} is a file, not a folder")
+    return folder
+
+
+def ensure_folder(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` (and its parents); a file in the way is a `ValueError` naming it, not an OSError."""
+    folder = check_folder(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot create folder {folder}: {err.strerror or err}") from None
+    return folder
 
 
 def remove_stale_temporaries(path: str | os.PathLike) -> None:
@@ -96,6 +117,22 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def _content_digest(tensors: dict[str, Tensor], meta: dict[str, Any], decoder: dict[str, Any]) -> str:
+    """sha256 of everything that defines a set: each tensor's name, dtype, shape and bytes, then the metadata."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        digest.update(json.dumps([name, str(t.dtype), list(t.shape)]).encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    digest.update(_canonical({"meta": meta, "decoder": decoder}).encode())
+    return digest.hexdigest()
+
+
+def _canonical(document: Any) -> str:
+    """The one JSON text of a document (what `save` writes; `load` refuses any other spelling of it)."""
+    return json.dumps(document, sort_keys=True)
+
+
 def save(cset: CondensedSet, path: str | os.PathLike) -> str:
     """Validate and write ``cset`` to ``path`` atomically; returns the file's sha256."""
     cset = cset.detached()
@@ -103,44 +140,78 @@ def save(cset: CondensedSet, path: str | os.PathLike) -> str:
     if cset.soft_labels is not None:
         tensors["soft_labels"] = cset.soft_labels
     tensors.update({DECODER_PREFIX + k: v.contiguous() for k, v in cset.decoder.weights.items()})
-    _validate(tensors, cset.meta, cset.decoder.to_json(), "the set to save")
-    document = {
-        "schema_version": SCHEMA_VERSION, "meta": cset.meta, "decoder": cset.decoder.to_json(),
-        "tensors_sha256": _tensor_digest(tensors),
-    }
-    metadata = {"format": "pt", "schema_version": str(SCHEMA_VERSION), "condensed": json.dumps(document, sort_keys=True)}
+    decoder = cset.decoder.to_json()
+    meta = json.loads(_canonical(cset.meta))  # what a reader gets back (tuples become lists)
+    _validate(tensors, meta, decoder, "the set to save")
+    document = {"schema_version": SCHEMA_VERSION, "meta": meta, "decoder": decoder,
+                "content_sha256": _content_digest(tensors, meta, decoder)}
+    metadata = {"format": "pt", "schema_version": str(SCHEMA_VERSION), "condensed": _canonical(document)}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
     return sha256_file(path)
 
 
+_HEADER_LIMIT = 100 << 20  # safetensors' own bound on a header
+
+
+def _read_header(path: Path) -> dict[str, Any]:
+    """The safetensors header, refused unless it is byte for byte what `save` writes (no byte is unchecked)."""
+    corrupt = f"{path} is truncated or corrupted (not a readable safetensors file)"
+    with open(path, "rb") as f:
+        prefix = f.read(8)
+        if len(prefix) < 8:
+            raise CondensedFormatError(f"{corrupt}: {len(prefix)} bytes")
+        size = int.from_bytes(prefix, "little")
+        if size > min(_HEADER_LIMIT, path.stat().st_size - 8):
+            raise CondensedFormatError(f"{corrupt}: header length {size} exceeds the file")
+        raw = f.read(size)
+    try:
+        header = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CondensedFormatError(f"{corrupt}: its header is not JSON ({err})") from None
+    if not isinstance(header, dict):
+        raise CondensedFormatError(f"{corrupt}: its header is not a JSON object")
+    canonical = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    if raw.rstrip(b" ") != canonical:
+        raise CondensedFormatError(f"{corrupt}: its header was altered (it is not the JSON the writer produced)")
+    return header
+
+
 def read_document(path: str | os.PathLike) -> dict[str, Any]:
-    """The JSON document in a file's header (schema checked), without reading tensors."""
+    """The JSON document in a file's header (header bytes and schema checked), without reading tensors."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no condensed set at {path}")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            metadata = f.metadata() or {}
-    except Exception as err:  # safetensors raises its own error types for every header problem
-        raise CondensedFormatError(f"{path} is truncated or corrupted (not a readable safetensors file): {err}") from None
+    metadata = _read_header(path).get("__metadata__") or {}
     if "condensed" not in metadata:
         raise CondensedFormatError(f"{path} is a safetensors file but not a condensed set (no 'condensed' metadata)")
+    unexpected = sorted(set(metadata) - {"format", "schema_version", "condensed"})
+    if unexpected or metadata.get("format", "pt") != "pt" or not isinstance(metadata["condensed"], str):
+        raise CondensedFormatError(f"{path} is corrupted: unexpected header metadata {unexpected or metadata.get('format')!r}")
     try:
         document = json.loads(metadata["condensed"])
     except json.JSONDecodeError as err:
         raise CondensedFormatError(f"{path}: the metadata JSON is corrupted: {err}") from None
+    if not isinstance(document, dict):
+        raise CondensedFormatError(f"{path}: the metadata JSON is corrupted: not an object")
     version = document.get("schema_version")
     if version not in SUPPORTED_SCHEMAS:
         raise CondensedFormatError(
             f"{path} uses schema_version {version!r}; this version of condensed-datasets reads "
             f"{', '.join(map(str, SUPPORTED_SCHEMAS))}. Upgrade the package (pip install -U condensed-datasets)."
         )
+    if version >= 2 and (metadata["condensed"] != _canonical(document) or metadata.get("schema_version") != str(version)):
+        raise CondensedFormatError(f"{path} is corrupted: its metadata was altered (not the JSON the writer produced)")
     return document
 
 
 def load(path: str | os.PathLike, sha256: str | None = None) -> CondensedSet:
-    """Read and validate a condensed set; with ``sha256`` the file must have exactly that hash."""
+    """Read and verify a condensed set; with ``sha256`` the file must have exactly that hash.
+
+    Every byte is checked: the header must be exactly what `save` writes, and (schema 2) one
+    checksum covers every tensor's dtype, shape and bytes and all the metadata. The content is then
+    validated against its own metadata (shapes, finite values, per-class counts, normalisation).
+    """
     path = Path(path)
     if sha256 is not None:
         actual = sha256_file(path) if path.is_file() else None
@@ -152,17 +223,27 @@ def load(path: str | os.PathLike, sha256: str | None = None) -> CondensedSet:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as err:
         raise CondensedFormatError(f"{path} is truncated or corrupted: {err}") from None
-    if _tensor_digest(tensors) != document.get("tensors_sha256"):
+    meta, decoder = document.get("meta"), document.get("decoder")
+    if not isinstance(meta, dict) or not isinstance(decoder, dict):
+        raise CondensedFormatError(f"{path}: metadata lacks the 'meta' or 'decoder' object")
+    if document["schema_version"] == 1:
+        intact = _tensor_digest(tensors) == document.get("tensors_sha256")
+    else:
+        intact = _content_digest(tensors, meta, decoder) == document.get("content_sha256")
+    if not intact:
         raise CondensedFormatError(f"{path} is corrupted: its tensor bytes do not match the checksum in its header")
-    _validate(tensors, document.get("meta", {}), document.get("decoder", {}), str(path))
-    spec = document["decoder"]
+    _validate(tensors, meta, decoder, str(path))
     weights = {k[len(DECODER_PREFIX):]: v for k, v in tensors.items() if k.startswith(DECODER_PREFIX)}
-    return CondensedSet(tensors["images"], tensors["labels"], document["meta"],
-                        DecoderSpec(spec["name"], spec.get("params", {}), weights), tensors.get("soft_labels"))
+    return CondensedSet(tensors["images"], tensors["labels"], meta,
+                        DecoderSpec(decoder["name"], decoder.get("params", {}), weights), tensors.get("soft_labels"))
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _validate(tensors: dict[str, Tensor], meta: dict[str, Any], decoder: dict[str, Any], where: str) -> None:
-    """Shapes, dtypes and metadata agree with each other; raises `CondensedFormatError` naming the problem."""
+    """The content agrees with its own metadata; raises `CondensedFormatError` naming the problem."""
 
     def fail(msg: str) -> None:
         raise CondensedFormatError(f"{where}: {msg}")
@@ -170,20 +251,46 @@ def _validate(tensors: dict[str, Tensor], meta: dict[str, Any], decoder: dict[st
     for key in ("dataset", "classes", "mean", "std", "method", "ipc"):
         if key not in meta:
             fail(f"metadata lacks {key!r}")
-    if not isinstance(decoder.get("name"), str):
+    for key in ("dataset", "method"):
+        if not isinstance(meta[key], str) or not meta[key]:
+            fail(f"metadata {key!r} must be a non-empty string, got {meta[key]!r}")
+    classes = meta["classes"]
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes) or len(set(classes)) != len(classes):
+        fail(f"metadata 'classes' must be a non-empty list of distinct names, got {classes!r}")
+    ipc = meta["ipc"]
+    if not isinstance(ipc, int) or isinstance(ipc, bool) or ipc < 1:
+        fail(f"metadata 'ipc' must be a positive integer, got {ipc!r}")
+    for key in ("mean", "std"):
+        if not isinstance(meta[key], list) or not meta[key] or not all(_is_number(v) for v in meta[key]):
+            fail(f"metadata {key!r} must be a list of finite numbers (one per channel), got {meta[key]!r}")
+    if any(v <= 0 for v in meta["std"]):
+        fail(f"metadata 'std' must be positive, got {meta['std']!r}")
+    if not isinstance(decoder.get("name"), str) or not isinstance(decoder.get("params", {}), dict):
         fail("metadata lacks the decoder name")
     images, labels = tensors.get("images"), tensors.get("labels")
     if images is None or labels is None:
         fail("the file must hold 'images' and 'labels' tensors")
     if images.ndim != 4 or not images.is_floating_point():
         fail(f"images must be a float [n, C, H, W] tensor, got {images.dtype} {tuple(images.shape)}")
+    if images.shape[0] == 0:
+        fail("the set is empty (0 images)")
     if labels.ndim != 1 or labels.dtype != torch.int64 or labels.shape[0] != images.shape[0]:
         fail(f"labels must be int64 [{images.shape[0]}], got {labels.dtype} {tuple(labels.shape)}")
-    n_classes = len(meta["classes"])
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
+    n_classes = len(classes)
+    if int(labels.min()) < 0 or int(labels.max()) >= n_classes:
         fail(f"labels must lie in [0, {n_classes}), found [{int(labels.min())}, {int(labels.max())}]")
+    counts = torch.bincount(labels, minlength=n_classes)
+    if bool((counts != ipc).any()):
+        fail(f"ipc is {ipc} but the classes hold {counts.tolist()} images")
     if len(meta["mean"]) != images.shape[1] or len(meta["std"]) != images.shape[1]:
         fail(f"mean/std have {len(meta['mean'])}/{len(meta['std'])} values for {images.shape[1]} channels")
+    if "channels" in meta and meta["channels"] != images.shape[1]:
+        fail(f"images have {images.shape[1]} channels, the metadata says {meta['channels']!r}")
+    if "image_size" in meta and decoder.get("name") != "learned" and list(images.shape[2:]) != meta["image_size"]:
+        fail(f"images are {list(images.shape[2:])} pixels, the metadata says {meta['image_size']!r}")
+    for name, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            fail(f"tensor {name!r} holds NaN or infinite values")
     soft = tensors.get("soft_labels")
     if soft is not None and (soft.ndim != 2 or tuple(soft.shape) != (images.shape[0], n_classes)):
         fail(f"soft_labels must be [{images.shape[0]}, {n_classes}], got {tuple(soft.shape)}")

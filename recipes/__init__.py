@@ -6,6 +6,8 @@ published hyperparameters per (dataset, IPC) as data, and ``condense(real, ipc, 
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -51,8 +53,45 @@ class Method:
         unknown = sorted(set(overrides or {}) - set(cfg))
         if unknown:
             raise ValueError(f"{self.name} has no hyperparameter {', '.join(unknown)}; valid: {', '.join(sorted(cfg)) or 'none'}")
-        cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        cfg.update({k: check_override(self.name, k, v, cfg[k]) for k, v in (overrides or {}).items()})
         return cfg
+
+
+def check_override(method: str, key: str, value: Any, published: Any) -> Any:
+    """``value`` if it fits the type and sign of the published ``published``; else a `ValueError` naming both.
+
+    Integers stay integers (``2.0`` is taken as ``2``, ``1.5`` is refused), counts published as at
+    least 1 stay at least 1, rates and weights are not negative, flags are ``true``/``false``, names are
+    strings (``null`` keeps a key whose published value is ``null``).
+    """
+    def refuse(expected: str) -> ValueError:
+        return ValueError(f"{method}: --set {key}={json.dumps(value)} is invalid: {key} expects {expected} "
+                          f"(published value: {json.dumps(published)})")
+
+    if isinstance(published, bool):
+        if not isinstance(value, bool):
+            raise refuse("true or false")
+        return value
+    if isinstance(published, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise refuse("an integer")
+        low = 1 if published >= 1 else 0
+        if value < low:
+            raise refuse(f"an integer >= {low}")
+        return value
+    if isinstance(published, float):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise refuse("a finite number")
+        if value < 0:
+            raise refuse("a number >= 0")
+        return float(value)
+    if published is None or isinstance(published, str):
+        if not (isinstance(value, str) or (value is None and published is None)):
+            raise refuse("a string" + (" or null" if published is None else ""))
+        return value
+    return value
 
 
 METHODS: Registry[Method] = Registry("method")

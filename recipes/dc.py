@@ -21,7 +21,7 @@ from . import Method, register_method
 GM_DEFAULTS: dict[str, Any] = {
     "arch": "convnet", "init": "noise", "lr_img": 0.1, "lr_net": 0.01, "net_momentum": 0.0, "batch_real": 256,
     "batch_train": 256, "iterations": 1000, "metric": "dc", "metric_weight": 0.0, "dsa_strategy": None,
-    "inter_class_weight": 0, "adaptive_inner": False,
+    "inter_class_weight": 0.0, "adaptive_inner": False,
 }
 
 

@@ -134,7 +134,7 @@ def test_list_and_info(built, fake_hub):
     remote = cli("list", "--root", str(built), "--remote", "--dataset", "cifar10")
     assert "remote  cifar10/herding/ipc3" in remote.output and "org/condensed-cifar10@" in remote.output
     info = json.loads(cli("info", str(built / "cifar10" / "random" / "ipc3" / "condensed.safetensors")).output)
-    assert info["meta"]["method"] == "random" and info["schema_version"] == 1 and len(info["sha256"]) == 64
+    assert info["meta"]["method"] == "random" and info["schema_version"] == 2 and len(info["sha256"]) == 64
 
 
 def test_push_refuses_bad_targets(built, digits, fake_hub):

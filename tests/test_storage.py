@@ -31,7 +31,7 @@ def test_round_trip_is_exact(tmp_path):
     assert torch.equal(back.images, cset.images) and torch.equal(back.labels, cset.labels)
     assert torch.equal(back.soft_labels, cset.soft_labels) and torch.equal(back.decoder.weights["w"], cset.decoder.weights["w"])
     assert back.meta == cset.meta and back.decoder.name == "identity"
-    assert read_document(tmp_path / "s.safetensors")["schema_version"] == 1
+    assert read_document(tmp_path / "s.safetensors")["schema_version"] == 2
 
 
 def test_write_is_atomic_and_leaves_no_temporary_files(tmp_path):
