@@ -60,6 +60,9 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     check_ipc(ipc, real)
     overrides = dict(overrides or {})
     if iterations is not None:
+        if spec.iterations_key in overrides and overrides[spec.iterations_key] != iterations:
+            raise ValueError(f"--iterations {iterations} and --set {spec.iterations_key}={overrides[spec.iterations_key]} "
+                             "disagree; give one of them")
         overrides[spec.iterations_key] = iterations
     config = spec.config(real.name, ipc, overrides)
     ensure_folder(folder)

@@ -24,7 +24,7 @@ from torchvision.datasets import VisionDataset
 from torchvision.transforms import v2
 
 from .condensed_set import CondensedSet
-from .hub import SetUnavailableError, download_set, is_downloaded_copy, list_sets as _registry_sets
+from .hub import SetUnavailableError, download_set, is_downloaded_copy, list_sets as _registry_sets, resolved_commit
 from .layout import check_name, dataset_slug, path_in_repo, set_path
 from .method_names import check_method
 from .sources import denormalize as _denormalize
@@ -57,6 +57,7 @@ class CondensedDataset(VisionDataset):
 
     ``targets`` always holds the class id of every item (the class each image was condensed for),
     whatever ``target_type``, as torchvision's ``targets`` do; `soft_targets` holds the vectors.
+    ``commit`` is the Hub commit a downloaded set came from (``None`` for a local build).
     """
 
     source: ClassVar[str | None] = None
@@ -75,6 +76,7 @@ class CondensedDataset(VisionDataset):
         self._check_options(normalize, target_type)
         self.dataset, self.method, self.ipc, self.revision = check_name(dataset, "dataset"), method, ipc, revision
         self.path = self._locate(download, repo_id, revision)
+        self.commit = resolved_commit(self.path, Path(self.root) / dataset_slug(dataset) if self.root is not None else None)
         self._load(CondensedSet.load(self.path))
 
     @classmethod
@@ -85,7 +87,7 @@ class CondensedDataset(VisionDataset):
         self = cls.__new__(cls)
         VisionDataset.__init__(self, None, transform=transform, target_transform=target_transform)
         self._check_options(normalize, target_type)
-        self.path, self.revision = Path(path), None
+        self.path, self.revision, self.commit = Path(path), None, None
         cset = load(path)
         self.dataset, self.method, self.ipc = cset.dataset, cset.method, cset.ipc
         self._load(cset)
@@ -211,6 +213,8 @@ class CondensedDataset(VisionDataset):
                  f"File: {self.path}"]
         if self.revision:
             lines.append(f"Revision: {self.revision}")
+        if self.commit:
+            lines.append(f"Hub commit: {self.commit}")
         return "\n".join(lines)
 
     def to_hf_dataset(self):

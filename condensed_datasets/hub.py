@@ -203,6 +203,22 @@ def download_set(dataset: str, method: str, ipc: int, *, local_dir: str | os.Pat
         return _fetch(target, local_only or offline())
 
 
+def resolved_commit(path: str | os.PathLike, local_dir: str | os.PathLike | None = None) -> str | None:
+    """The Hub commit a downloaded file came from: its cache snapshot folder, or the metadata
+    huggingface_hub keeps beside a ``local_dir`` download (first line). ``None`` for other files."""
+    path = Path(path)
+    if local_dir is None:
+        parts = path.parts
+        return parts[parts.index("snapshots") + 1] if "snapshots" in parts[:-1] else None
+    relative = path.relative_to(local_dir).as_posix() if path.is_relative_to(local_dir) else None
+    marker = Path(local_dir) / ".cache" / "huggingface" / "download" / f"{relative}.metadata"
+    try:
+        commit = marker.read_text().splitlines()[0].strip()
+    except (OSError, IndexError):
+        return None
+    return commit if _COMMIT.match(commit) else None
+
+
 def check_revision(revision: str) -> str:
     """Refuse revisions that are not a branch, tag or commit name (they end up in cache file paths)."""
     if (not isinstance(revision, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*", revision)

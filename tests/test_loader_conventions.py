@@ -56,6 +56,8 @@ def test_downloaded_set_loads_with_download_false_without_requests(fake_hub, tmp
     ds = CondensedCIFAR10(root=tmp_path / "root", method="random", ipc=10, download=False)
     assert torch.equal(ds.condensed.images, cset.images) and len(ds) == 400
     assert fake_hub.hub.requests == []
+    repo = fake_hub.hub.repos[("dataset", "org/condensed-cifar10")]
+    assert ds.commit == repo.branches["main"] and f"Hub commit: {ds.commit}" in repr(ds)
 
 
 def test_cache_copy_loads_with_download_false(fake_hub, tmp_path, monkeypatch):
@@ -65,6 +67,7 @@ def test_cache_copy_loads_with_download_false(fake_hub, tmp_path, monkeypatch):
     fake_hub.hub.requests.clear()
     ds = CondensedCIFAR10(method="random", ipc=10, download=False)
     assert torch.equal(ds.condensed.images, cset.images) and fake_hub.hub.requests == []
+    assert ds.commit == fake_hub.hub.repos[("dataset", "org/condensed-cifar10")].branches["main"]
     with pytest.raises(RuntimeError, match="not found in the Hugging Face cache. You can use download=True"):
         CondensedCIFAR10(method="herding", ipc=10, download=False)
     assert fake_hub.hub.requests == []
