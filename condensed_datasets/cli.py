@@ -5,28 +5,19 @@ Every choice (datasets, methods, networks, protocols) comes from a registry.
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import sys
-from typing import Any, Callable
+from typing import Any
 
 import click
 
 from . import __version__
-from .checkpoint import NonFiniteLossError
+from .cli_errors import user_errors
 from .evaluate import TOGETHER_MODES, list_protocols
-from .locks import SetInUseError
 from .nets import list_networks
-from .publish import PushError
 from .recipes import list_methods
 from .registry import UnknownNameError
-from .sources import DataNotFoundError, get_source, list_sources
-from .storage import CondensedFormatError
-
-USER_ERRORS = (ValueError, FileNotFoundError, DataNotFoundError, CondensedFormatError, UnknownNameError, NonFiniteLossError,
-               PushError, SetInUseError, RuntimeError, OSError)
-DEBUG_ENV = "CONDENSED_DEBUG"
+from .sources import get_source, list_sources
 
 
 class DatasetType(click.ParamType):
@@ -54,26 +45,6 @@ def parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
         except json.JSONDecodeError:
             out[key] = value
     return out
-
-
-def user_errors(fn: Callable) -> Callable:
-    """Turn errors into one clean line and exit code 1 (``CONDENSED_DEBUG=1`` re-raises, with the traceback)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (click.ClickException, click.Abort, KeyboardInterrupt):
-            raise
-        except Exception as err:
-            if os.environ.get(DEBUG_ENV, "").strip() not in ("", "0"):
-                raise
-            if isinstance(err, USER_ERRORS):
-                raise click.ClickException(str(err)) from None
-            raise click.ClickException(f"unexpected {type(err).__name__}: {err} (a bug: please report it; "
-                                       f"{DEBUG_ENV}=1 shows the traceback)") from None
-
-    return wrapper
 
 
 data_root_option = click.option("--data-root", type=click.Path(file_okay=False), default=None,
@@ -273,6 +244,15 @@ def push(path: str, repo: str, revision: str | None, private: bool, registry: st
     result = run_push(path, repo, revision=revision, private=private, registry=registry)
     click.echo(f"pushed {len(result.sets)} set(s) to {result.repo_id} in commit {result.commit}")
     click.echo(result.url)
+
+
+def _add_collection() -> None:
+    from .collection_cli import collection
+
+    main.add_command(collection)
+
+
+_add_collection()
 
 
 if __name__ == "__main__":  # pragma: no cover

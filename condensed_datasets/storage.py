@@ -1,7 +1,7 @@
 """The on-disk format: one safetensors file per set, metadata as one JSON document in the header.
 
 Tensors: ``images``, ``labels``, optional ``soft_labels`` and ``decoder.<name>`` weights. Header
-metadata (str -> str): ``format``, ``schema_version`` and ``condensed`` (JSON with the schema
+metadata (str -> str): one key, ``condensed`` (JSON with the schema
 version, `CondensedSet.meta`, the decoder spec and one sha256 over every tensor's dtype, shape and
 bytes and the metadata). A reader checks every byte: the header must be exactly the JSON the writer
 produces, and the checksum covers the rest. No pickle anywhere.
@@ -145,7 +145,9 @@ def save(cset: CondensedSet, path: str | os.PathLike) -> str:
     _validate(tensors, meta, decoder, "the set to save")
     document = {"schema_version": SCHEMA_VERSION, "meta": meta, "decoder": decoder,
                 "content_sha256": _content_digest(tensors, meta, decoder)}
-    metadata = {"format": "pt", "schema_version": str(SCHEMA_VERSION), "condensed": _canonical(document)}
+    # One metadata key: safetensors orders header metadata by a per-process hash, so several keys would make
+    # the same set serialise to different bytes in different processes (and different sha256 pins).
+    metadata = {"condensed": _canonical(document)}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
     return sha256_file(path)
@@ -200,7 +202,7 @@ def read_document(path: str | os.PathLike) -> dict[str, Any]:
             f"{path} uses schema_version {version!r}; this version of condensed-datasets reads "
             f"{', '.join(map(str, SUPPORTED_SCHEMAS))}. Upgrade the package (pip install -U condensed-datasets)."
         )
-    if version >= 2 and (metadata["condensed"] != _canonical(document) or metadata.get("schema_version") != str(version)):
+    if version >= 2 and (metadata["condensed"] != _canonical(document) or set(metadata) != {"condensed"}):
         raise CondensedFormatError(f"{path} is corrupted: its metadata was altered (not the JSON the writer produced)")
     return document
 

@@ -32,6 +32,8 @@ class Method:
             (``(dataset, None)`` and ``(None, ipc)`` match any IPC / any dataset).
         iterations_key: the config entry ``--iterations`` sets (``None``: the method has no iterations).
         per_ipc: config that follows from the IPC alone (applied after ``defaults``).
+        real_images: the method selects real images (coreset baselines): its sets of a real dataset are that
+            dataset's images, never published, only their evaluations.
     """
 
     name: str
@@ -43,6 +45,7 @@ class Method:
     iterations_key: str | None = None  # the config key that ``--iterations`` overrides
     per_ipc: Callable[[int], dict[str, Any]] | None = None  # rules that depend on IPC alone (loop counts)
     published: dict[tuple[str | None, int | None], dict[str, Any]] = field(default_factory=dict)
+    real_images: bool = False
 
     def config(self, dataset: str, ipc: int, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """The hyperparameters of this method for ``(dataset, ipc)``: defaults, then published values, then overrides."""

@@ -23,5 +23,5 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
 
 register_method(Method(
     name="random", condense=condense, protocol="dc", paper="Random real images per class (coreset baseline)",
-    bibtex="",
+    bibtex="", real_images=True,
 ))

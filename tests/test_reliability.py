@@ -8,7 +8,6 @@ some), and never a traceback.
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import signal
@@ -24,7 +23,6 @@ from click.testing import CliRunner
 from safetensors.torch import save_file
 
 from condensed_datasets.cli import main
-from condensed_datasets.condensed_set import CondensedSet
 from condensed_datasets.locks import SET_LOCK_NAME
 from condensed_datasets.storage import CondensedFormatError, load
 
@@ -92,7 +90,7 @@ def _raw_set(path: Path, images: torch.Tensor, **meta_changes) -> None:
     decoder = {"name": "identity", "params": {}}
     document = {"schema_version": 2, "meta": meta, "decoder": decoder,
                 "content_sha256": storage._content_digest(tensors, meta, decoder)}
-    save_file(tensors, str(path), metadata={"format": "pt", "schema_version": "2", "condensed": json.dumps(document, sort_keys=True)})
+    save_file(tensors, str(path), metadata={"condensed": json.dumps(document, sort_keys=True)})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,173 @@
+"""The collection as data, its selectors, and `condensed collection build|status|stage` on digits at tiny budgets."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from condensed_datasets.cli import main
+from condensed_datasets.collection import load_collection, select
+from condensed_datasets.collection_build import jobs_for, run_local, run_ray
+from condensed_datasets.method_names import METHOD_NAMES
+from condensed_datasets.sources import list_sources
+from condensed_datasets.storage import sha256_file
+
+FAST = ["--iterations", "3", "--eval-epochs", "2", "--eval-models", "2", "--checkpoint-minutes", "0"]
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_the_collection_is_data_that_agrees_with_the_registries():
+    entries = load_collection()
+    keys = [e.key for e in entries]
+    assert len(keys) == len(set(keys))
+    assert {e.method for e in entries} == set(METHOD_NAMES) and {e.dataset for e in entries} <= set(list_sources())
+    assert {e.ipc for e in entries} == {1, 10, 50}
+    for e in entries:
+        assert e.protocol in ("dc", "dsa", "idc")
+        assert e.budget is None or e.budget >= 1
+    by_key = {e.key: e for e in entries}
+    dm = [by_key[f"cifar10/dm/{i}"].paper for i in (1, 10, 50)]
+    assert [(p.mean, p.std) for p in dm] == [(26.0, 0.8), (48.9, 0.6), (63.0, 0.4)] and "WACV" in dm[0].citation
+    assert by_key["cifar10/dm/10"].budget == 20000 and by_key["cifar10/dm/10"].protocol == "dsa"
+    assert by_key["cifar10/idm/10"].paper.mean == 58.6 and by_key["cifar10/dsa/1"].paper.mean == 28.8
+    assert all(e.paper is None for e in entries if e.dataset == "digits" or e.method in ("random", "herding", "dcmg"))
+    assert all("8x8" in e.note for e in entries if e.dataset == "digits")
+
+
+@pytest.mark.parametrize("selector,expected", [
+    ("cifar10/dm/*", ["cifar10/dm/1", "cifar10/dm/10", "cifar10/dm/50"]),
+    ("*/idm/10", ["digits/idm/10", "cifar10/idm/10", "cifar100/idm/10", "tinyimagenet/idm/10"]),
+    ("digits/idc*/1", ["digits/idc/1", "digits/idc-i/1"]),
+    ("tinyimagenet/d*", ["tinyimagenet/dm/1", "tinyimagenet/dm/10", "tinyimagenet/dm/50"]),
+])
+def test_selectors_pick_the_right_sets(selector, expected):
+    assert [e.key for e in select([selector])] == expected
+
+
+@pytest.mark.parametrize("selector,message", [
+    ("cifar11/dm/1", "no dataset matches 'cifar11'; valid: cifar10, cifar100, digits"),
+    ("cifar10/magic", "no method matches 'magic'; valid: random, herding, dc"),
+    ("cifar10/dm/7", "no IPC matches '7'; valid: 1, 10, 50"),
+    ("cifar100/dc/50", "matches no set of the collection"),
+    ("a/b/c/d", "bad selector 'a/b/c/d'"),
+    ("/", "bad selector '/'"),
+])
+def test_bad_selectors_name_the_valid_choices(selector, message, tmp_path):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        select([selector])
+    result = cli("collection", "status", selector, "--out", tmp_path)
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_an_out_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "f").write_text("x")
+    for command in ("build", "status", "stage"):
+        for out in (tmp_path / "f", tmp_path / "f" / "sub"):
+            result = cli("collection", command, "digits/random/1", "--out", out)
+            assert result.exit_code != 0 and "f' is a file" in result.output or "f is a file, not a folder" in result.output
+            assert "Traceback" not in result.output
+
+
+def test_build_evaluates_cards_and_skips_what_is_done(tmp_path):
+    out = tmp_path / "out"
+    first = cli("collection", "build", "digits/dm/1", "digits/random/1", "--out", out, *FAST)
+    assert first.exit_code == 0, first.output
+    assert "built     digits/dm/1" in first.output and "built     digits/random/1" in first.output
+    assert (out / "digits" / "README.md").is_file() and "digits/README.md" in first.output
+    files = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name in ("condensed.safetensors", "eval.json")}
+    again = cli("collection", "build", "digits/dm/1", "digits/random/1", "--out", out, *FAST)
+    assert "skipped   digits/dm/1" in again.output and "skipped   digits/random/1" in again.output
+    assert {p: p.read_bytes() for p in files} == files  # untouched
+    more = cli("collection", "build", "digits/dm/1", "--out", out, *FAST[:1], "5", *FAST[2:])
+    assert "resumed   digits/dm/1" in more.output
+    rows = {r["set"]: r for r in json.loads(cli("collection", "status", "digits/dm/1", "digits/random/1", "--out", out,
+                                                  "--format", "json").output)}
+    assert rows["digits/dm/1"]["iterations_run"] == 5 and rows["digits/dm/1"]["state"] == "partial, evaluated"
+    assert rows["digits/dm/1"]["eval_models"] == 2 and rows["digits/random/1"]["state"] == "complete, evaluated"
+    assert rows["digits/dm/1"]["sha256"] == sha256_file(out / "digits" / "dm" / "ipc1" / "condensed.safetensors")
+    table = cli("collection", "status", "digits/dm/1", "--out", out).output
+    assert "5/200" in table and "dsa, 2 ep, 2 models" in table and "none reported" in table
+    markdown = cli("collection", "status", "digits/*/1", "--out", out, "--format", "markdown", "--built").output
+    assert markdown.count("\n| digits/") == 2 and markdown.startswith("| set | state |")
+
+
+def test_a_failing_set_is_reported_and_the_others_go_on(tmp_path):
+    out = tmp_path / "out"
+    blocker = out / "digits" / "dm" / "ipc1"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("a file where the set folder should be")
+    result = cli("collection", "build", "digits/dm/1", "digits/random/1", "--out", out, *FAST)
+    assert result.exit_code == 1
+    assert "failed    digits/dm/1" in result.output and "is a file, not a folder" in result.output
+    assert "built     digits/random/1" in result.output and "1 done, 1 failed" in result.output
+
+
+def test_stage_copies_full_budget_sets_and_only_the_evaluations_of_real_images(tmp_path):
+    out, hub = tmp_path / "out", tmp_path / "hub"
+    assert cli("collection", "build", "digits/dm/1", "digits/random/1", "--out", out, *FAST).exit_code == 0
+    partial = cli("collection", "stage", "digits/dm/1", "--out", out, "--to", hub)
+    assert "skipped   digits/dm/1" in partial.output and "partial" in partial.output and not (hub / "digits" / "dm").exists()
+    full = ["--eval-epochs", "2", "--eval-models", "2"]  # the digits DM budget (200 iterations) in full
+    assert cli("collection", "build", "digits/dm/1", "--out", out, *full).exit_code == 0
+    staged = cli("collection", "stage", "digits/dm/1", "digits/random/1", "--out", out, "--to", hub)
+    assert staged.exit_code == 0, staged.output
+    assert sorted(p.name for p in (hub / "digits" / "dm" / "ipc1").iterdir()) == [
+        "condensed.safetensors", "eval.json", "preview.parquet", "preview.png"]
+    assert sorted(p.name for p in (hub / "digits" / "random" / "ipc1").iterdir()) == ["eval.json"]  # real images stay home
+    assert "dm" in (hub / "digits" / "README.md").read_text()
+
+
+def _status(out: Path) -> list[dict]:
+    return json.loads(subprocess.run([sys.executable, "-m", "condensed_datasets.cli", "collection", "status", "digits/*/1",
+                                      "--out", str(out), "--format", "json", "--built"], check=True, capture_output=True,
+                                     text=True).stdout)
+
+
+@pytest.mark.slow
+def test_a_killed_collection_build_resumes_to_the_uninterrupted_result(tmp_path):
+    cmd = [sys.executable, "-m", "condensed_datasets.cli", "collection", "build", "digits/random/1", "digits/dm/1",
+           "digits/idm/1", "--iterations", "40", "--eval-epochs", "2", "--eval-models", "2", "--checkpoint-minutes", "0"]
+    subprocess.run([*cmd, "--out", str(tmp_path / "whole")], check=True, capture_output=True)
+    out = tmp_path / "killed"
+    first_set = out / "digits" / "random" / "ipc1" / "eval.json"
+    proc = subprocess.Popen([*cmd, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not first_set.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(random.Random(0).uniform(0.5, 3.0))  # somewhere in the next sets' builds or evaluations
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = sha256_file(out / "digits" / "random" / "ipc1" / "condensed.safetensors")
+    subprocess.run([*cmd, "--out", str(out)], check=True, capture_output=True)
+    assert sha256_file(out / "digits" / "random" / "ipc1" / "condensed.safetensors") == finished
+    assert _status(out) == _status(tmp_path / "whole")
+
+
+@pytest.mark.slow
+def test_ray_engine_builds_the_same_files_as_the_local_engine(tmp_path):
+    ray = pytest.importorskip("ray")
+    entries = select(["digits/random/1", "digits/dm/1"])
+    options = {"iterations": 3, "eval_epochs": 2, "eval_models": 2, "threads": 1}
+    run_local(jobs_for(entries, out=str(tmp_path / "local"), **options), lambda r: None)
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    try:
+        results = run_ray(jobs_for(entries, out=str(tmp_path / "ray"), **options), lambda r: None)
+    finally:
+        ray.shutdown()
+    assert sorted(r.state for r in results) == ["built", "built"], results
+    for entry in entries:
+        rel = Path("digits") / entry.method / "ipc1" / "condensed.safetensors"
+        assert sha256_file(tmp_path / "ray" / rel) == sha256_file(tmp_path / "local" / rel)
+        evals = [json.loads((tmp_path / root / rel.parent / "eval.json").read_text())[-1] for root in ("ray", "local")]
+        assert evals[0]["accuracies"] == evals[1]["accuracies"]
