@@ -100,7 +100,7 @@ def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, 
                      overrides={**parse_overrides(overrides), **({"variant": variant} if variant else {})},
                      checkpoint_minutes=checkpoint_minutes, amp=amp)
     if run_eval:
-        _evaluate_and_record(path, data_root, "convnet", eval_models, eval_epochs, None, device, seed, quiet, "auto")
+        _evaluate_and_record(path, data_root, None, eval_models, eval_epochs, None, device, seed, quiet, "auto")
     click.echo(str(path))
 
 
@@ -128,7 +128,8 @@ def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device
 @main.command(name="eval")
 @click.argument("path", type=click.Path(dir_okay=False))
 @data_root_option
-@click.option("--arch", type=click.Choice(list_networks()), default="convnet", show_default=True, help="Network to train.")
+@click.option("--arch", type=click.Choice(list_networks()), default=None,
+              help="Network to train (default: the one the set was condensed with, as the papers evaluate).")
 @click.option("--models", type=click.IntRange(min=1), default=5, show_default=True, help="Networks trained (together) from scratch.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override the protocol's epochs.")
 @click.option("--protocol", type=click.Choice(list_protocols()), default=None, help="Evaluation protocol (default: the set's method's).")
@@ -149,7 +150,7 @@ def eval_(path: str, data_root: str | None, arch: str, models: int, epochs: int 
         click.echo(json.dumps({**result, "path": str(path)}))
     else:
         click.echo(f"{result['dataset']} {result['method']} ipc{result['ipc']}: {result['mean']:.2f} ± {result['std']:.2f} % "
-                   f"({result['models']} x {arch}, protocol {result['protocol']}, {result['epochs']} epochs, {result['seconds']} s)")
+                   f"({result['models']} x {result['arch']}, protocol {result['protocol']}, {result['epochs']} epochs, {result['seconds']} s)")
 
 
 @main.command()

@@ -29,9 +29,18 @@ from .augment import DiffAugment, cutmix
 from .condensed_set import CondensedSet
 from .nets import get_network, has_batchnorm
 from .registry import Registry
-from .sources import NO_FLIP_DSA, RealData
+from .dc_augment import DCAugment
+from .sources import RealData
 
 GRAY_DIGITS = ("mnist", "digits")
+
+
+@dataclass(frozen=True)
+class SetTraits:
+    """What an evaluation protocol may depend on besides the dataset: the set's multi-formation factor and IPC."""
+
+    factor: int = 1
+    ipc: int | None = None
 
 
 @dataclass(frozen=True)
@@ -42,11 +51,11 @@ class Protocol:
     description: str
     batch_size: int
     epochs: Callable[[str, int, int], int]  # (dataset name, classes, training images per class) -> epochs
-    augmentation: Callable[[RealData], DiffAugment | None]
+    augmentation: Callable[[RealData, SetTraits], Callable | None]
     milestones: tuple[float, ...]  # fractions of the epochs where the lr is multiplied by gamma
     gamma: float
     reset_optimizer: bool  # VICO re-creates the optimiser (momentum reset) at the decay
-    cutmix_p: Callable[[RealData], float] = lambda real: 0.0
+    cutmix_p: Callable[[RealData, SetTraits], float] = lambda real, traits: 0.0
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -55,12 +64,15 @@ class Protocol:
 PROTOCOLS: Registry[Protocol] = Registry("protocol")
 
 
-def _dc_aug(real: RealData) -> DiffAugment | None:
-    # DC augments only MNIST (crop/scale/rotate); approximated with the differentiable ops.
-    return DiffAugment("crop_scale_rotate") if real.name in GRAY_DIGITS else None
+def _dc_aug(real: RealData, traits: SetTraits) -> Callable | None:
+    # DC augments only MNIST: one of crop / scale / rotate per image (VICO utils.py `augment`, `get_daparam`).
+    return DCAugment() if real.name in GRAY_DIGITS else None
 
 
 def _idc_epochs(dataset: str, num_classes: int, per_class: int) -> int:
+    # IDC argument.py l.436-446: every non-ImageNet dataset trains 1000 epochs; `ipc_epoch` (l.22-47) is ImageNet's.
+    if not dataset.startswith("imagenet"):
+        return 1000
     table = ((1, 3000), (10, 2000), (50, 1500), (200, 1000), (500, 500))
     epochs = next((e for limit, e in table if per_class <= limit), 300)
     if num_classes >= 100:
@@ -68,10 +80,19 @@ def _idc_epochs(dataset: str, num_classes: int, per_class: int) -> int:
     return epochs
 
 
-def _idc_aug(real: RealData) -> DiffAugment:
-    # IDC evaluation: its DSA composition without cutout (CutMix replaces it), no flip on digits.
-    strategy = "color_crop_scale_rotate" if real.dsa_strategy == NO_FLIP_DSA else "color_crop_flip_scale_rotate"
-    return DiffAugment(strategy, composition="idc")
+def _idc_variant(real: RealData, traits: SetTraits) -> tuple[str, float]:
+    """IDC's evaluation DSA strategy and CutMix probability for one set.
+
+    snu-mllab/Efficient-Dataset-Condensation misc/reproduce.py l.16-30: SVHN with factor 1 at IPC 1 is
+    evaluated without CutMix and with ``color_crop_cutout_scale_rotate``; MNIST with factor > 1 without
+    CutMix and with ``color_crop_scale_rotate``. Otherwise argument.py l.264-296 (mix_p 0.5; no flip on
+    SVHN/MNIST) and l.451-452 (CutMix replaces cutout). IDC-I (factor 1) on MNIST keeps CutMix.
+    """
+    if real.name == "svhn" and traits.factor == 1 and traits.ipc == 1:
+        return "color_crop_cutout_scale_rotate", 0.0
+    if real.name in GRAY_DIGITS and traits.factor > 1:
+        return "color_crop_scale_rotate", 0.0
+    return "_".join(op for op in real.dsa_strategy.split("_") if op != "cutout"), 0.5
 
 
 PROTOCOLS.register("dc", Protocol(
@@ -80,12 +101,12 @@ PROTOCOLS.register("dc", Protocol(
 ))
 PROTOCOLS.register("dsa", Protocol(
     "dsa", "DSA/DM/IDM: 1000 epochs with DSA augmentation, batch 256, lr 0.01 x0.1 at half",
-    256, lambda dataset, classes, n: 1000, lambda real: DiffAugment(real.dsa_strategy), (0.5,), 0.1, True,
+    256, lambda dataset, classes, n: 1000, lambda real, traits: DiffAugment(real.dsa_strategy), (0.5,), 0.1, True,
 ))
 PROTOCOLS.register("idc", Protocol(
-    "idc", "IDC (ICML'22): batch 64, IDC augmentation + CutMix p=0.5, lr x0.2 at 2/3 and 5/6, epochs by set size",
-    64, _idc_epochs, _idc_aug, (2 / 3, 5 / 6), 0.2, False,
-    cutmix_p=lambda real: 0.0 if real.name in GRAY_DIGITS else 0.5,
+    "idc", "IDC (ICML'22): 1000 epochs (ImageNet: by set size), batch 64, IDC augmentation + CutMix p=0.5, lr x0.2 at 2/3 and 5/6",
+    64, _idc_epochs, lambda real, traits: DiffAugment(_idc_variant(real, traits)[0], composition="idc"), (2 / 3, 5 / 6), 0.2,
+    False, cutmix_p=lambda real, traits: _idc_variant(real, traits)[1],
 ))
 
 
@@ -184,7 +205,8 @@ def _test_accuracies(group, real: RealData, batch: int = 1000) -> list[float]:
 
 def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str = "convnet", models: int = 5,
                    protocol: str = "dsa", epochs: int | None = None, device: str | torch.device = "cpu",
-                   seed: int = 0, together: str = "auto", progress: bool = True) -> dict[str, Any]:
+                   seed: int = 0, together: str = "auto", progress: bool = True,
+                   traits: SetTraits = SetTraits()) -> dict[str, Any]:
     """Train ``models`` fresh ``arch`` networks on ``(images, targets)`` and test them on ``real``.
 
     Args:
@@ -195,9 +217,13 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
         together: how the K networks share the process: ``vmap`` (stacked parameters, one vmap'd
             step), ``loop`` (one step of each network per batch, interleaved), ``sequential`` (one
             network after another) or ``auto`` (vmap on CUDA, loop on CPU).
+        traits: the set's multi-formation factor and IPC, for protocols that depend on them (IDC).
 
     Returns:
-        ``mean``, ``std`` (population std, %), ``accuracies`` and the settings that produced them.
+        ``mean``, ``std`` (population std, %) and ``accuracies`` of the networks after the last epoch
+        (the honest number, reported by VICO), ``best_of_periodic`` (each network's best test accuracy over
+        `PERIODIC_TESTS` evaluations during training, ``epochs`` listing when: how IDC and IDM report,
+        optimistic) and the settings that produced them.
     """
     proto = PROTOCOLS.get(protocol)
     device = torch.device(device)
@@ -205,22 +231,30 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
     images, targets = images.detach().to(device), targets.detach().to(device)
     per_class = max(1, math.ceil(len(images) / real.num_classes))
     n_epochs = epochs if epochs is not None else proto.epochs(real.name, real.num_classes, per_class)
-    aug = proto.augmentation(real)
-    cutmix_p = proto.cutmix_p(real)
+    aug = proto.augmentation(real, traits)
+    cutmix_p = proto.cutmix_p(real, traits)
+    test_at = periodic_epochs(n_epochs)
     start = time.perf_counter()
     torch.manual_seed(seed)  # initialisations
     gen = torch.Generator().manual_seed(seed + 1)  # shuffling and augmentation (CPU, device independent)
     accuracies: list[float] = []
+    periodic: list[list[float]] = []  # per network, its test accuracy at each of `test_at`
     mode = _resolve_mode(together, device)
     groups = [1] * models if mode == "sequential" else [models]
     bar = tqdm(total=n_epochs * len(groups), desc=f"eval {arch} x{models} ({protocol})", disable=not progress, leave=False)
     for size in groups:
         group = _make_group(arch, real, size, device, mode)
-        _train_group(group, images, targets, real, proto, n_epochs, aug, cutmix_p, gen, bar)
-        accuracies += _test_accuracies(group, real)
+        tests: list[list[float]] = []
+        _train_group(group, images, targets, real, proto, n_epochs, aug, cutmix_p, gen, bar,
+                     lambda epoch: tests.append(_test_accuracies(group, real)) if epoch in test_at else None)
+        accuracies += tests[-1]
+        periodic += [list(per_net) for per_net in zip(*tests)]
     bar.close()
+    best = [max(per_net) for per_net in periodic]
     return {
         "mean": float(np.mean(accuracies)), "std": float(np.std(accuracies)), "accuracies": accuracies,
+        "best_of_periodic": {"mean": float(np.mean(best)), "std": float(np.std(best)), "accuracies": best,
+                             "epochs": sorted(test_at)},
         "arch": arch, "protocol": protocol, "epochs": n_epochs, "models": models, "batch_size": proto.batch_size,
         "augmentation": repr(aug) if aug else None, "cutmix_p": cutmix_p, "train_images": len(images),
         "dataset": real.name, "device": str(device), "seed": seed, "together": mode,
@@ -228,8 +262,17 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
     }
 
 
+PERIODIC_TESTS = 4
+
+
+def periodic_epochs(n_epochs: int) -> set[int]:
+    """The epochs (1-based, after training them) at which networks are tested: ``PERIODIC_TESTS`` evenly spaced, the last included."""
+    return {max(1, round(n_epochs * (i + 1) / PERIODIC_TESTS)) for i in range(PERIODIC_TESTS)}
+
+
 def _train_group(group, images: Tensor, targets: Tensor, real: RealData, proto: Protocol, n_epochs: int,
-                 aug: DiffAugment | None, cutmix_p: float, gen: torch.Generator, bar: tqdm) -> None:
+                 aug: Callable | None, cutmix_p: float, gen: torch.Generator, bar: tqdm,
+                 after_epoch: Callable[[int], None] = lambda epoch: None) -> None:
     def make_optimizer(lr: float) -> torch.optim.Optimizer:
         return torch.optim.SGD(group.parameters(), lr=lr, momentum=proto.momentum, weight_decay=proto.weight_decay)
 
@@ -271,6 +314,7 @@ def _train_group(group, images: Tensor, targets: Tensor, real: RealData, proto: 
             optimizer.step()
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item() / k:.3f}")
+        after_epoch(epoch + 1)
 
 
 def default_protocol(method: str) -> str:
@@ -283,9 +327,13 @@ def default_protocol(method: str) -> str:
 def evaluate(cset: CondensedSet, real: RealData, **kwargs: Any) -> dict[str, Any]:
     """Evaluate a condensed set (decoded through its decoder) with `train_and_test`.
 
-    ``protocol`` defaults to the protocol of the set's method; other keyword arguments pass through.
+    ``protocol`` defaults to the protocol of the set's method, ``arch`` to the network the set was
+    condensed with; the set's factor and IPC select protocol variants; other keyword arguments pass through.
     """
     kwargs.setdefault("protocol", default_protocol(cset.method))
+    if kwargs.get("arch") is None:  # the network the set was condensed with, as the papers evaluate (VICO eval_mode S)
+        kwargs["arch"] = cset.meta.get("config", {}).get("arch", "convnet")
+    kwargs.setdefault("traits", SetTraits(int(cset.decoder.params.get("factor", 1)), cset.ipc))
     with torch.no_grad():
         images, targets = cset.decode()
     return train_and_test(images, targets, real, **kwargs)

@@ -3,7 +3,7 @@
 Per iteration a fresh, frozen ConvNet embeds a real batch and the synthetic images of every class
 (after one shared DSA draw per class); the loss is ``sum_c ||mean e(real_c) - mean e(syn_c)||^2``
 and one SGD step (momentum 0.5) updates all images. Reference values (`methods.md` §4.3): real
-initialisation, lr_img 1 (10 for IPC >= 100, README), batch_real 256, 20000 iterations.
+initialisation, lr_img 1 (10 for CIFAR-10 at IPC >= 100, README), batch_real 256, 20000 iterations.
 
 Classes are independent, so all classes' real batches go through the network in ONE forward pass
 and all synthetic images in another (``batched_classes``, default); ``batched_classes=False`` runs
@@ -73,7 +73,12 @@ register_method(Method(
     defaults={"arch": "convnet", "init": "real", "lr_img": 1.0, "batch_real": 256, "iterations": 20000,
               "dsa_strategy": None, "batched_classes": True},
     iterations_key="iterations",
-    per_ipc=lambda ipc: {"lr_img": 10.0} if ipc >= 100 else {},
-    # The embedded default: small classes (~135 images) and a one-minute CPU budget.
-    published={("digits", None): {"batch_real": 64, "iterations": 200}},
+    published={
+        # VICO-UoE/DatasetCondensation readme.md l.177: lr_img 10 for CIFAR-10 at IPC 100-1250 only (CIFAR-100 keeps 1).
+        **{("cifar10", ipc): {"lr_img": 10.0} for ipc in (100, 200, 500, 1000, 1250)},
+        # main_DM.py --model ConvNet: depth 3 whatever the size (8192-d embedding at 64 px), not ConvNet-4.
+        ("tinyimagenet", None): {"arch": "convnet-d3"},
+        # The embedded default: small classes (~135 images) and a one-minute CPU budget.
+        ("digits", None): {"batch_real": 64, "iterations": 200},
+    },
 ))

@@ -65,7 +65,8 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, 
     factor = int(config["factor"])
     spec = multi_formation_spec(factor, real.mean, real.std) if factor > 1 else DecoderSpec()
     images = mix_init(real, ipc, factor).to(device).requires_grad_(True)
-    lr = config["lr_img"] * ipc / 10 / (sum(real.std) / len(real.std)) ** 2
+    # tune_lr_img (argument.py l.50-69): lr_img * ipc / 10 * (size / base)^2, then from [0, 1] pixels to normalised space
+    lr = config["lr_img"] * ipc / 10 * config["lr_size_ratio"] / (sum(real.std) / len(real.std)) ** 2
     state = RecipeState(images, torch.optim.SGD([images], lr=lr, momentum=config["mom_img"]), generator)
     labels = class_major_labels(real.num_classes, ipc, device)
     match_aug = DiffAugment(config["aug_type"], composition="idc")
@@ -122,7 +123,8 @@ def _per_dataset(factor: int) -> dict[tuple[str | None, int | None], dict[str, A
     if factor > 1:
         mnist_like = {**mnist_like, "aug_type": "color_crop", "mix_p": 0.0}
     table: dict[tuple[str | None, int | None], dict[str, Any]] = {(d, None): mnist_like for d in MNIST_LIKE}
-    table[("fashion-mnist", None)] = {"metric": "l1", "lr_img": 1e-4, "n_data": 500}
+    # argument.py l.48-69: only 'mnist' has base size 28; FashionMNIST (28 px) is scaled against 32: (28/32)^2
+    table[("fashion-mnist", None)] = {"metric": "l1", "lr_img": 1e-4, "n_data": 500, "lr_size_ratio": (28 / 32) ** 2}
     table[("svhn", None)] = {"metric": "mse", "lr_img": 5e-3, "n_data": 500}
     table[("tinyimagenet", None)] = {"metric": "l1", "lr_img": 3e-3, "n_data": 500}
     table[("digits", None)] = {**mnist_like, "batch_real": 32, "n_data": 64, "inner_loop": 20, "iterations": 200}
@@ -132,7 +134,7 @@ def _per_dataset(factor: int) -> dict[tuple[str | None, int | None], dict[str, A
 IDC_DEFAULTS: dict[str, Any] = {
     "arch": "convnet", "metric": "mse", "lr_img": 5e-3, "mom_img": 0.5, "batch_real": 64, "batch_syn_max": 128,
     "n_data": 2000, "inner_loop": 100, "iterations": 200_000, "aug_type": "color_crop_cutout", "mix_p": 0.5,
-    "lr_net": 0.01, "wd_net": 5e-4,
+    "lr_net": 0.01, "wd_net": 5e-4, "lr_size_ratio": 1.0,
 }
 BIBTEX = "@inproceedings{kim2022dataset, title={Dataset Condensation via Efficient Synthetic-Data Parameterization}, author={Kim, Jang-Hyun and Kim, Jinuk and Oh, Seong Joon and Yun, Sangdoo and Song, Hwanjun and Jeong, Joonhyuk and Ha, Jung-Woo and Song, Hyun Oh}, booktitle={International Conference on Machine Learning}, year={2022}}"
 

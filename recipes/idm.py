@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from condensed_datasets.augment import DiffAugment
 from condensed_datasets.checkpoint import RecipeState, load_module_tensors, module_tensors, run_iterations
 from condensed_datasets.condensed_set import CondensedSet, class_major_labels
-from condensed_datasets.engine import RunOptions, sample_class, set_meta, train_on_real
+from condensed_datasets.engine import RunOptions, real_init, sample_class, set_meta, train_on_real
 from condensed_datasets.formation import decode, multi_formation_spec
 from condensed_datasets.nets import get_network
 from condensed_datasets.sources import RealData
@@ -86,6 +86,9 @@ class ModelQueue:
             m.correct, m.seen, m.steps = correct, int(seen), int(steps)
 
 
+INITS = ("mosaic", "real")  # 2 x 2 mosaics of downscaled real images (CIFAR commands), or whole real images (tiny)
+
+
 def mosaic_init(real: RealData, ipc: int, generator: torch.Generator) -> Tensor:
     """Each stored image: a 2 x 2 mosaic of 4 different random real images of its class, downscaled x0.5."""
     h, w = real.image_size
@@ -107,7 +110,10 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
     torch.manual_seed(run.seed)
     generator = torch.Generator().manual_seed(run.seed)
     spec = multi_formation_spec(2, real.mean, real.std)
-    images = mosaic_init(real, ipc, generator).to(device).requires_grad_(True)
+    if config["init"] not in INITS:
+        raise ValueError(f"unknown init {config['init']!r}; valid choices: {', '.join(INITS)}")
+    first = mosaic_init(real, ipc, generator) if config["init"] == "mosaic" else real_init(real, ipc, generator).clone()
+    images = first.to(device).requires_grad_(True)
     state = RecipeState(images, torch.optim.SGD([images], lr=config["lr_img"], momentum=0.5), generator)
     labels = class_major_labels(real.num_classes, ipc, device)
     aug = DiffAugment(config.get("dsa_strategy") or real.dsa_strategy)
@@ -164,10 +170,19 @@ register_method(Method(
     bibtex="@inproceedings{zhao2023improved, title={Improved Distribution Matching for Dataset Condensation}, author={Zhao, Ganlong and Li, Guanbin and Qin, Yipeng and Yu, Yizhou}, booktitle={IEEE/CVF Conference on Computer Vision and Pattern Recognition}, year={2023}}",
     defaults={"arch": "convnet", "lr_img": 0.2, "batch_real": 256, "iterations": 20000, "dsa_strategy": None,
               "ce_weight": 0.5, "push_interval": 30, "n_max": 100, "model_train_steps": 10, "train_net_num": 1,
-              "fetch_net_num": 2, "trained_bs": 256, "meter_reset": 100},
+              "fetch_net_num": 2, "trained_bs": 256, "meter_reset": 100, "init": "mosaic"},
     iterations_key="iterations",
-    per_ipc=lambda ipc: {"ce_weight": 0.1} if ipc >= 50 else ({"push_interval": 5} if ipc == 1 else {}),
-    published={("cifar100", 10): {"ce_weight": 0.1, "model_train_steps": 50},
-               ("tinyimagenet", 50): {"ce_weight": 0.8, "model_train_steps": 50},
+    per_ipc=lambda ipc: {"ce_weight": 0.1, "meter_reset": 500} if ipc >= 50 else {},
+    # uitrbn/IDM command.txt, one line per run: --net_generate_interval 5 and --batch_real 5000 only at CIFAR IPC 1
+    # (elsewhere the argparse default 30, IDM_*.py l.54-56); the accuracy meters reset at every --eval_interval
+    # (IDM_cifar10.py l.226-228): 100 / 100 / 500 on CIFAR, 100 / 500 / 1000 on TinyImageNet.
+    published={("cifar10", 1): {"push_interval": 5, "batch_real": 5000},
+               ("cifar100", 1): {"push_interval": 5, "batch_real": 5000},
+               ("cifar100", 10): {"ce_weight": 0.1, "model_train_steps": 50},
+               # IDM_tiny.py l.136-139: with --aug (all tiny commands) the init is full real images, not mosaics;
+               # --model ConvNet is depth 3 at 64 px (8192-d embedding)
+               ("tinyimagenet", None): {"init": "real", "arch": "convnet-d3"},
+               ("tinyimagenet", 10): {"meter_reset": 500},
+               ("tinyimagenet", 50): {"ce_weight": 0.8, "model_train_steps": 50, "meter_reset": 1000},
                ("digits", None): {"batch_real": 64, "trained_bs": 64, "iterations": 200}},
 ))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from condensed_datasets.engine import real_init
-from condensed_datasets.evaluate import PROTOCOLS, _idc_epochs, _ModelLoop, _StackedModels, train_and_test
+from condensed_datasets.evaluate import PROTOCOLS, SetTraits, _idc_epochs, _ModelLoop, _StackedModels, train_and_test
 from condensed_datasets.nets import get_network
 from condensed_datasets.registry import UnknownNameError
 
@@ -54,9 +54,9 @@ def test_same_seed_same_result(digits, small_set):
 
 def test_protocol_defaults_follow_the_papers(digits):
     assert PROTOCOLS.get("dsa").epochs("cifar10", 10, 10) == 1000 and PROTOCOLS.get("dc").epochs("cifar10", 10, 10) == 300
-    assert PROTOCOLS.get("dc").augmentation(digits) is not None  # digits/MNIST are augmented under DC
-    assert _idc_epochs("cifar10", 10, 1) == 3000 and _idc_epochs("cifar10", 10, 40) == 1500 and _idc_epochs("cifar10", 10, 1000) == 300
-    assert _idc_epochs("cifar100", 100, 10) == 1300  # 2000 * 2/3, down to a multiple of 100
+    assert PROTOCOLS.get("dc").augmentation(digits, SetTraits()) is not None  # digits/MNIST are augmented under DC
+    assert _idc_epochs("imagenet10", 10, 1) == 3000 and _idc_epochs("imagenet10", 10, 40) == 1500
+    assert _idc_epochs("imagenet100", 100, 10) == 1300  # 2000 * 2/3, down to a multiple of 100
     assert PROTOCOLS.get("idc").batch_size == 64
 
 

@@ -196,7 +196,7 @@ def test_dcmg_variants_and_schedule(tiny):
 
     assert [adaptive_inner_steps(t) for t in (0, 1, 3, 4, 9, 10, 30)] == [50, 40, 20, 10, 10, 5, 5]
     spec = get_method("dcmg")
-    assert spec.config("cifar10", 50)["metric_weight"] == 0.1 and spec.config("cifar10", 10)["variant"] == "MDA"
+    assert spec.config("cifar10", 50)["metric_weight"] == 1.0 and spec.config("cifar10", 10)["variant"] == "MDA"
     cset = spec.condense(tiny, 1, spec.config("digits", 1, {**FAST, "iterations": 1, "variant": "MD"}), RunOptions(device=DEVICE, progress=False))
     assert cset.meta["config"]["metric"] == "angle_magnitude" and cset.meta["config"]["inter_class_weight"] == 10
     with pytest.raises(ValueError, match="M, MD, MDA"):

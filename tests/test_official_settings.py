@@ -1,0 +1,154 @@
+"""Each setting that differed from the authors' official runs, pinned to the official value (source beside the code)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from condensed_datasets.dc_augment import DCAugment
+from condensed_datasets.engine import RunOptions
+from condensed_datasets.evaluate import PROTOCOLS, SetTraits, evaluate, periodic_epochs, train_and_test
+from condensed_datasets.nets import get_network
+from condensed_datasets.recipes import get_method
+from condensed_datasets.sources import FULL_DSA, NO_FLIP_DSA, RealData
+
+from conftest import TEST_DEVICE as DEVICE
+
+
+def _fake(name: str, dsa: str = FULL_DSA) -> RealData:
+    x = torch.zeros(2, 3, 32, 32)
+    y = torch.tensor([0, 1])
+    return RealData(name, ["a", "b"], (0.5,) * 3, (0.25,) * 3, x, y, x, y, dsa)
+
+
+# 1. IDC evaluation epochs ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dataset", ["cifar10", "cifar100", "svhn", "mnist", "fashion-mnist", "tinyimagenet"])
+@pytest.mark.parametrize("per_class", [1, 10, 40, 200])
+def test_idc_trains_1000_epochs_on_every_non_imagenet_dataset(dataset, per_class):
+    assert PROTOCOLS.get("idc").epochs(dataset, 10, per_class) == 1000
+    assert PROTOCOLS.get("idc").milestones == (2 / 3, 5 / 6) and PROTOCOLS.get("idc").gamma == 0.2
+
+
+# 6 and 7. IDC evaluation variants -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dataset,dsa,traits,strategy,cutmix", [
+    ("svhn", NO_FLIP_DSA, SetTraits(1, 1), "color_crop_cutout_scale_rotate", 0.0),   # IDC-I SVHN IPC 1
+    ("svhn", NO_FLIP_DSA, SetTraits(1, 10), "color_crop_scale_rotate", 0.5),
+    ("svhn", NO_FLIP_DSA, SetTraits(2, 1), "color_crop_scale_rotate", 0.5),
+    ("mnist", NO_FLIP_DSA, SetTraits(1, 10), "color_crop_scale_rotate", 0.5),          # IDC-I MNIST keeps CutMix
+    ("mnist", NO_FLIP_DSA, SetTraits(2, 10), "color_crop_scale_rotate", 0.0),          # IDC (f > 1) on MNIST drops it
+    ("cifar10", FULL_DSA, SetTraits(2, 10), "color_crop_flip_scale_rotate", 0.5),
+    ("fashion-mnist", FULL_DSA, SetTraits(2, 10), "color_crop_flip_scale_rotate", 0.5),
+])
+def test_idc_evaluation_follows_the_reproduce_settings(dataset, dsa, traits, strategy, cutmix):
+    protocol, real = PROTOCOLS.get("idc"), _fake(dataset, dsa)
+    assert protocol.cutmix_p(real, traits) == cutmix
+    aug = protocol.augmentation(real, traits)
+    assert aug.strategy == strategy, aug
+
+
+def test_evaluate_reads_factor_and_ipc_from_the_set(digits, tmp_path):
+    from condensed_datasets.build import build
+    from condensed_datasets.storage import load
+
+    for method, cutmix in (("idc", 0.0), ("idc-i", 0.5)):
+        path = build("digits", method, 1, out=tmp_path, iterations=1, real=digits.subset(20), progress=False, device=DEVICE,
+                     overrides={"arch": "convnet-w32", "batch_real": 8, "n_data": 8, "inner_loop": 1})
+        result = evaluate(load(path), digits, models=1, epochs=1, progress=False, device=DEVICE)
+        assert result["cutmix_p"] == cutmix and result["arch"] == "convnet-w32"  # evaluated with the set's network
+
+
+# 2. DM lr_img ---------------------------------------------------------------------------------------------------------
+def test_dm_lr_img_is_10_only_for_cifar10_large_sets():
+    dm = get_method("dm")
+    assert [dm.config("cifar10", ipc)["lr_img"] for ipc in (1, 10, 50, 100, 200, 500, 1000, 1250)] == [1.0] * 3 + [10.0] * 5
+    assert [dm.config("cifar100", ipc)["lr_img"] for ipc in (1, 10, 50, 100, 125)] == [1.0] * 5
+
+
+# 3. TinyImageNet network ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["dm", "idm"])
+def test_tinyimagenet_uses_the_depth_3_convnet_of_the_official_commands(method):
+    arch = get_method(method).config("tinyimagenet", 10)["arch"]
+    assert arch == "convnet-d3" and get_network(arch, 3, 200, (64, 64)).embed_dim == 8192
+    assert get_method(method).config("cifar10", 10)["arch"] == "convnet"
+
+
+# 4, 5 and 10. IDM per-command settings --------------------------------------------------------------------------------
+@pytest.mark.parametrize("dataset,ipc,batch_real,push,reset,init", [
+    ("cifar10", 1, 5000, 5, 100, "mosaic"), ("cifar10", 10, 256, 30, 100, "mosaic"), ("cifar10", 50, 256, 30, 500, "mosaic"),
+    ("cifar100", 1, 5000, 5, 100, "mosaic"), ("cifar100", 10, 256, 30, 100, "mosaic"), ("cifar100", 50, 256, 30, 500, "mosaic"),
+    ("tinyimagenet", 1, 256, 30, 100, "real"), ("tinyimagenet", 10, 256, 30, 500, "real"),
+    ("tinyimagenet", 50, 256, 30, 1000, "real"),
+])
+def test_idm_follows_command_txt(dataset, ipc, batch_real, push, reset, init):
+    config = get_method("idm").config(dataset, ipc)
+    assert (config["batch_real"], config["push_interval"], config["meter_reset"], config["init"]) == (batch_real, push, reset, init)
+
+
+def test_idm_real_init_keeps_whole_images(digits):
+    idm = get_method("idm")
+    tiny = digits.subset(10)
+    config = {**idm.config("digits", 1, {"init": "real", "arch": "convnet-w32"}), "iterations": 0}
+    cset = idm.condense(tiny, 1, config, RunOptions(seed=0, progress=False))
+    rows = tiny.train_images.flatten(1)
+    assert all(bool((rows == img.flatten()).all(1).any()) for img in cset.images)  # each stored image is a real one
+    with pytest.raises(ValueError, match="mosaic, real"):
+        idm.condense(tiny, 1, {**config, "init": "tiles"}, RunOptions(seed=0, progress=False))
+
+
+# 9. dcmg magnitude weight ---------------------------------------------------------------------------------------------
+def test_dcmg_uses_angle_plus_magnitude_with_weight_1_everywhere():
+    dcmg = get_method("dcmg")
+    assert {dcmg.config(d, ipc)["metric_weight"] for d in ("cifar10", "cifar100", "mnist") for ipc in (1, 10, 50)} == {1.0}
+
+
+# small ones: IDC FashionMNIST lr ----------------------------------------------------------------------------------------
+def test_idc_fashion_mnist_lr_has_the_size_ratio_of_tune_lr_img():
+    assert get_method("idc").config("fashion-mnist", 10)["lr_size_ratio"] == (28 / 32) ** 2
+    assert get_method("idc").config("mnist", 10)["lr_size_ratio"] == 1.0
+    assert get_method("idc-i").config("cifar10", 10)["lr_size_ratio"] == 1.0
+
+
+# 8. DC's MNIST evaluation augmentation --------------------------------------------------------------------------------
+def test_dc_crop_shifts_by_minus_4_to_plus_3_with_the_batch_mean():
+    x = torch.arange(2 * 28 * 28, dtype=torch.float).view(2, 1, 28, 28)
+    out = DCAugment("crop")(x, torch.Generator().manual_seed(0))
+    mean = float(x.mean())
+    for i in range(2):
+        canvas = torch.full((1, 36, 36), mean)
+        canvas[:, 4:32, 4:32] = x[i]
+        windows = [canvas[:, r:r + 28, c:c + 28] for r in range(8) for c in range(8)]
+        assert any(torch.equal(out[i], w) for w in windows)
+
+
+def test_dc_scale_is_nearest_on_a_zero_canvas_and_rotate_fills_with_the_mean():
+    x = torch.ones(64, 1, 28, 28) * 3
+    scaled = DCAugment("scale")(x, torch.Generator().manual_seed(1))
+    assert set(scaled.unique().tolist()) <= {0.0, 3.0}  # nearest keeps values; shrunk images show the zero canvas
+    assert bool((scaled == 0).any()) and bool((scaled == 3).all(dim=(1, 2, 3)).any())  # some shrink, some grow
+    x[:, :, :, :14] = 1.0
+    turned = DCAugment("rotate")(x, torch.Generator().manual_seed(2))
+    corner_fill = float(x.mean())
+    assert any(abs(float(t[0, 0, 0]) - corner_fill) < 1e-4 for t in turned)  # expanded corners: the mean of means
+
+
+def test_dc_picks_one_op_per_image():
+    x = torch.randn(200, 1, 28, 28)
+    aug = DCAugment()
+    out = aug(x, torch.Generator().manual_seed(3))
+    assert out.shape == x.shape and not torch.equal(out, x)
+    assert repr(aug) == "DCAugment(crop_scale_rotate, crop=4, scale=0.2, rotate=45)"
+    with pytest.raises(ValueError, match="crop, scale, rotate, noise"):
+        DCAugment("crop_blur")
+    assert torch.equal(DCAugment()(x, torch.Generator().manual_seed(3)), out)  # the generator decides every draw
+
+
+# reporting: last and best of periodic ---------------------------------------------------------------------------------
+def test_results_carry_last_and_best_of_periodic(digits):
+    images = digits.train_images[:100]
+    labels = digits.train_labels[:100]
+    result = train_and_test(images, labels, digits, arch="convnet-w32", models=2, epochs=8, protocol="dsa", progress=False,
+                            device=DEVICE)
+    best = result["best_of_periodic"]
+    assert best["epochs"] == [2, 4, 6, 8] and periodic_epochs(1000) == {250, 500, 750, 1000}
+    assert all(b >= last for b, last in zip(best["accuracies"], result["accuracies"]))
+    assert best["mean"] >= result["mean"]
