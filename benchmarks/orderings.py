@@ -1,0 +1,75 @@
+"""Orderings the papers report, checked beyond noise: two methods at equal iterations and identical evaluation, over seeds.
+
+    python benchmarks/orderings.py [--data-root DIR] [--pairs mnist-dcmg-vs-dc-1,mnist-idc-i-vs-random-10]
+                                   [--seeds 0,1,2] [--models 5] [--epochs E]
+
+Each seed builds both sets with that seed (the same iterations and CPU overrides for both) and
+evaluates both with the same protocol, epochs, model count and evaluation seed. The table gives
+every seed, then mean ± std over seeds (not only over evaluation models) and the margin in units of
+the larger std: an ordering holds "beyond noise" when the margin exceeds 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from _data import real_data_root
+
+from condensed_datasets.build import build
+from condensed_datasets.evaluate import evaluate
+from condensed_datasets.sources import load_source
+from condensed_datasets.storage import load
+
+# name -> (dataset, ipc, better method, other method, iterations, overrides for the condensed methods, protocol)
+PAIRS = {
+    "mnist-dcmg-vs-dc-1": ("mnist", 1, "dcmg", "dc", 100, {}, "dc"),
+    "mnist-idc-i-vs-random-10": ("mnist", 10, "idc-i", "random", 30, {"n_data": 256}, "idc"),
+}
+
+
+def _accuracy(dataset, method, ipc, iterations, overrides, seed, real, out, protocol, models, epochs) -> float:
+    path = build(dataset, method, ipc, out=f"{out}/seed{seed}", real=real, progress=False, seed=seed,
+                 iterations=iterations if method != "random" else None,
+                 overrides=overrides if method != "random" else None)
+    result = evaluate(load(path), real, protocol=protocol, models=models, epochs=epochs, seed=0, progress=False)
+    return result["mean"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-root")
+    parser.add_argument("--pairs", default=",".join(PAIRS), help=f"comma-separated, from: {', '.join(PAIRS)}")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--models", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=None, help="override the protocol's epochs (default: full)")
+    parser.add_argument("--out", default="/tmp/condensed-orderings")
+    args = parser.parse_args()
+    root = real_data_root(args.data_root)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for name in args.pairs.split(","):
+        dataset, ipc, better, other, iterations, overrides, protocol = PAIRS[name]
+        real = load_source(dataset, root)
+        start = time.perf_counter()
+        print(f"\n{name}: {better} vs {other}, {dataset} IPC {ipc}, {iterations} iterations, {protocol} protocol, "
+              f"{args.models} models, epochs {args.epochs or 'full'}")
+        print(f"| seed | {better} | {other} | difference |\n|---|---|---|---|")
+        rows = []
+        for seed in seeds:
+            a = _accuracy(dataset, better, ipc, iterations, overrides, seed, real, f"{args.out}/{name}", protocol,
+                          args.models, args.epochs)
+            b = _accuracy(dataset, other, ipc, iterations, overrides, seed, real, f"{args.out}/{name}", protocol,
+                          args.models, args.epochs)
+            rows.append((a, b))
+            print(f"| {seed} | {a:.2f} | {b:.2f} | {a - b:+.2f} |", flush=True)
+        first, second = [r[0] for r in rows], [r[1] for r in rows]
+        spread = max(statistics.pstdev(first), statistics.pstdev(second)) or float("nan")
+        gap = statistics.mean(first) - statistics.mean(second)
+        print(f"| mean ± std over seeds | {statistics.mean(first):.2f} ± {statistics.pstdev(first):.2f} | "
+              f"{statistics.mean(second):.2f} ± {statistics.pstdev(second):.2f} | {gap:+.2f} ({gap / spread:+.1f} std) |")
+        print(f"({time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
