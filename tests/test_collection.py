@@ -155,8 +155,10 @@ def test_a_killed_collection_build_resumes_to_the_uninterrupted_result(tmp_path)
 
 
 @pytest.mark.slow
-def test_ray_engine_builds_the_same_files_as_the_local_engine(tmp_path):
+def test_ray_engine_builds_the_same_files_as_the_local_engine(tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")  # no usage report leaves this machine: loopback only
+    monkeypatch.setenv("RAY_USAGE_STATS_PROMPT_ENABLED", "0")
     entries = select(["digits/random/1", "digits/dm/1"])
     options = {"iterations": 3, "eval_epochs": 2, "eval_models": 2, "threads": 1}
     run_local(jobs_for(entries, out=str(tmp_path / "local"), **options), lambda r: None)
