@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from .engine import RunOptions
+from .engine import RunOptions, check_seed
 from .layout import CHECKPOINT_FILENAME, PREVIEW_FILENAME, SET_FILENAME, set_dir
 from .sources import RealData, load_source
 from .storage import check_folder, ensure_folder
@@ -18,15 +18,6 @@ def check_ipc(ipc: int, real: RealData) -> None:
     """IPC must be at least 1 and at most the size of the smallest class."""
     if ipc < 1 or ipc > real.min_class_count:
         raise ValueError(f"--ipc {ipc} is out of range for {real.name}: choose 1 to {real.min_class_count} (its smallest class)")
-
-
-MAX_SEED = 2**63 - 1
-
-
-def check_seed(seed: int) -> None:
-    """Seeds are integers in [0, 2**63 - 1] (what every torch generator accepts)."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"--seed {seed} is out of range: choose an integer from 0 to {MAX_SEED}")
 
 
 def check_device(device: str) -> None:

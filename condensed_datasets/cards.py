@@ -83,7 +83,7 @@ def record_evaluation(set_folder: Path, result: dict[str, Any]) -> Path:
 
 
 def _notes(s: LocalSet) -> str:
-    from .evaluate import PROTOCOLS
+    from .evaluate import full_epochs
     from .recipes import get_method
 
     notes = []
@@ -101,8 +101,7 @@ def _notes(s: LocalSet) -> str:
         notes.append("changed from the published config: " + ", ".join(f"{k}={v}" for k, v in sorted(changed.items())))
     e = s.evaluation
     if e:
-        per_class = max(1, int(e.get("train_images", s.cset.ipc)) // s.cset.num_classes)
-        full = PROTOCOLS.get(e["protocol"]).epochs(s.cset.dataset, s.cset.num_classes, per_class)
+        full = full_epochs(e["protocol"], s.cset.dataset, s.cset.num_classes, int(e.get("train_images", s.cset.ipc)))
         if e["epochs"] < full:
             notes.append(f"reduced evaluation: {e['epochs']} of {full} epochs")
         if str(e.get("device", "")).startswith("cpu"):

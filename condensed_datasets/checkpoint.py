@@ -108,23 +108,17 @@ def _run_identity(method: str, config: dict[str, Any], seed: int, state: "Recipe
 
 
 def _check_same_run(path: Path, saved: dict[str, Any], current: dict[str, Any], ignores: tuple[str, ...]) -> None:
-    def comparable(identity: dict[str, Any]) -> dict[str, Any]:
-        config = {k: v for k, v in identity.get("config", {}).items() if k not in ignores}
-        return {**identity, "config": config}
+    """Refuse a checkpoint whose run identity differs from ``current`` (config keys in ``ignores`` may differ)."""
+    def flat(identity: dict[str, Any]) -> dict[str, Any]:  # config entries as "config.<key>", beside the rest
+        config = identity.get("config") or {}
+        return {**{k: identity.get(k) for k in current if k != "config"},
+                **{f"config.{k}": v for k, v in config.items() if k not in ignores}}
 
-    mine, theirs = comparable(current), comparable({k: saved.get(k) for k in current})
-    differs = [k for k in mine if k != "config" and mine[k] != theirs[k]]
-    differs += [f"config.{k}" for k in sorted(set(mine["config"]) | set(theirs["config"] or {}))
-                if mine["config"].get(k) != (theirs["config"] or {}).get(k)]
+    mine, theirs = flat(current), flat(saved)
+    differs = [k for k in dict.fromkeys([*mine, *theirs]) if mine.get(k) != theirs.get(k)]
     if differs:
-        detail = ", ".join(f"{k}: checkpoint {_lookup(theirs, k)!r}, this run {_lookup(mine, k)!r}" for k in differs[:4])
+        detail = ", ".join(f"{k}: checkpoint {theirs.get(k)!r}, this run {mine.get(k)!r}" for k in differs[:4])
         raise CheckpointMismatchError(f"{path} was written by a different run ({detail}); remove it or drop --resume")
-
-
-def _lookup(identity: dict[str, Any], key: str) -> Any:
-    if key.startswith("config."):
-        return (identity.get("config") or {}).get(key[len("config."):])
-    return identity.get(key)
 
 
 def run_iterations(state: RecipeState, step: Callable[[int], float], total: int, run: RunOptions, method: str,

@@ -13,6 +13,7 @@ import click
 
 from . import __version__
 from .cli_errors import user_errors
+from .cli_options import data_root_option, device_option, seed_option
 from .evaluate import TOGETHER_MODES, list_protocols
 from .nets import list_networks
 from .recipes import list_methods
@@ -45,13 +46,6 @@ def parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
         except json.JSONDecodeError:
             out[key] = value
     return out
-
-
-data_root_option = click.option("--data-root", type=click.Path(file_okay=False), default=None,
-                                help="Where real datasets live (default: $CONDENSED_DATA_ROOT, else ~/.cache/condensed-datasets/data).")
-device_option = click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True, help="Where to compute.")
-seed_option = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
-                           help="Seed for every random draw (0 to 2**63 - 1).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -27,9 +27,6 @@ class PaperResult:
     source: str
     citation: str
 
-    def describe(self) -> str:
-        return f"{self.mean:.1f}" + (f" ± {self.std:.1f}" if self.std is not None else "")
-
 
 @dataclass(frozen=True)
 class CollectionEntry:

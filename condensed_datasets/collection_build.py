@@ -95,7 +95,7 @@ def _run(job: Job, start: float) -> JobResult:
     from .build import build
     from .cards import record_evaluation
     from .collection import select
-    from .evaluate import PROTOCOLS, evaluate
+    from .evaluate import evaluate, full_epochs
     from .sources import load_source
     from .storage import load, sha256_file
 
@@ -106,6 +106,7 @@ def _run(job: Job, start: float) -> JobResult:
     folder = set_dir(job.out, job.dataset, job.method, job.ipc)
     path = folder / SET_FILENAME
     state = "skipped"
+    real = None  # the real dataset, read at most once per job (building and evaluating both need it)
     cset = load(path) if path.is_file() else None
     if cset is None or (target is not None and int(cset.meta.get("iterations_run", 0)) < target):
         resume = (folder / CHECKPOINT_FILENAME).is_file()
@@ -117,11 +118,10 @@ def _run(job: Job, start: float) -> JobResult:
     sha256 = sha256_file(path)
     result = _evaluation_of(folder, sha256, job, entry.protocol)
     if result is None:
-        real = load_source(job.dataset, job.data_root)
+        real = real if real is not None else load_source(job.dataset, job.data_root)
         result = evaluate(cset, real, models=job.eval_models, epochs=job.eval_epochs, device=job.device, seed=job.seed,
                           progress=False)
-        per_class = max(1, int(result.get("train_images", cset.ipc)) // cset.num_classes)
-        full = PROTOCOLS.get(result["protocol"]).epochs(cset.dataset, cset.num_classes, per_class)
+        full = full_epochs(result["protocol"], cset.dataset, cset.num_classes, result["train_images"])
         result.update(method=cset.method, ipc=cset.ipc, set_sha256=sha256, reduced_epochs=result["epochs"] < full)
         record_evaluation(folder, result)
         state = "evaluated" if state == "skipped" else state

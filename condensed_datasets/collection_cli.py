@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .cli_errors import user_errors
+from .cli_options import data_root_option, device_option, seed_option
 from .collection import select
 from .collection_build import ENGINES, JobResult, jobs_for, refresh_cards, run_local, run_ray
 from .collection_status import FORMATS, render_status, status_rows
@@ -31,8 +32,8 @@ def _echo_result(result: JobResult) -> None:
 @collection.command(name="build")
 @click.argument("selectors", nargs=-1)
 @click.option("--out", type=click.Path(file_okay=False), default="out", show_default=True, help="Root of the sets.")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None, help="Where real datasets live.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True, help="Where to compute.")
+@data_root_option
+@device_option
 @click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
               help="local: one set after another in this process; ray: one Ray task per set (extra: condensed-datasets[ray]).")
 @click.option("--address", default=None, help="With --engine ray: the cluster to join (default: start a local Ray).")
@@ -40,7 +41,7 @@ def _echo_result(result: JobResult) -> None:
               help="Build every set to this many iterations instead of its published budget (a later run without it completes them).")
 @click.option("--eval-models", type=click.IntRange(min=1), default=5, show_default=True, help="Networks per evaluation.")
 @click.option("--eval-epochs", type=click.IntRange(min=1), default=None, help="Override the protocols' epochs (recorded as reduced).")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed of every build and evaluation.")
+@seed_option
 @click.option("--checkpoint-minutes", type=click.FloatRange(min=0), default=5.0, show_default=True, help="Checkpoint interval.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads per set (default: torch's).")
 @user_errors

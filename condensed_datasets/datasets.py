@@ -75,8 +75,9 @@ class CondensedDataset(VisionDataset):
             raise ValueError(f"ipc must be a positive int, got {ipc!r}")
         self._check_options(normalize, target_type)
         self.dataset, self.method, self.ipc, self.revision = check_name(dataset, "dataset"), method, ipc, revision
-        self.path = self._locate(download, repo_id, revision)
-        self.commit = resolved_commit(self.path, Path(self.root) / dataset_slug(dataset) if self.root is not None else None)
+        folder = Path(self.root) / dataset_slug(dataset) if self.root is not None else None  # None: the HF cache
+        self.path = self._locate(folder, download, repo_id, revision)
+        self.commit = resolved_commit(self.path, folder)
         self._load(CondensedSet.load(self.path))
 
     @classmethod
@@ -100,8 +101,7 @@ class CondensedDataset(VisionDataset):
             raise ValueError(f"target_type must be one of {', '.join(TARGET_TYPES)}, got {target_type!r}")
         self.normalize, self.target_type = normalize, target_type
 
-    def _locate(self, download: bool, repo_id: str | None, revision: str | None) -> Path:
-        folder = Path(self.root) / dataset_slug(self.dataset) if self.root is not None else None
+    def _locate(self, folder: Path | None, download: bool, repo_id: str | None, revision: str | None) -> Path:
         if folder is not None and repo_id is None:
             local = set_path(self.root, self.dataset, self.method, self.ipc)
             if local.is_file() and not is_downloaded_copy(folder, path_in_repo(self.method, self.ipc)):

@@ -13,6 +13,15 @@ from torch.nn import functional as F
 from .sources import RealData
 
 
+MAX_SEED = 2**63 - 1  # what every torch generator accepts
+
+
+def check_seed(seed: int) -> None:
+    """Seeds are integers in [0, 2**63 - 1]."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"--seed {seed} is out of range: choose an integer from 0 to {MAX_SEED}")
+
+
 @dataclass
 class RunOptions:
     """How to run a recipe (as opposed to *what* it computes, which is its config).

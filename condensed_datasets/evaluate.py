@@ -229,8 +229,7 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
     device = torch.device(device)
     real = real.to(device)
     images, targets = images.detach().to(device), targets.detach().to(device)
-    per_class = max(1, math.ceil(len(images) / real.num_classes))
-    n_epochs = epochs if epochs is not None else proto.epochs(real.name, real.num_classes, per_class)
+    n_epochs = epochs if epochs is not None else full_epochs(protocol, real.name, real.num_classes, len(images))
     aug = proto.augmentation(real, traits)
     cutmix_p = proto.cutmix_p(real, traits)
     test_at = periodic_epochs(n_epochs)
@@ -260,6 +259,12 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
         "dataset": real.name, "device": str(device), "seed": seed, "together": mode,
         "seconds": round(time.perf_counter() - start, 2),
     }
+
+
+def full_epochs(protocol: str, dataset: str, num_classes: int, train_images: int) -> int:
+    """The epochs ``protocol`` prescribes for ``train_images`` training images (fewer: a reduced evaluation)."""
+    per_class = max(1, math.ceil(train_images / num_classes))
+    return PROTOCOLS.get(protocol).epochs(dataset, num_classes, per_class)
 
 
 PERIODIC_TESTS = 4

@@ -27,6 +27,8 @@ DEFAULT_ORG = "condensed-datasets"
 ORG_ENV = "CONDENSED_HUB_ORG"
 REGISTRY_ENV = "CONDENSED_REGISTRY"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,6 @@ class SetUnavailableError(FileNotFoundError):
 
 
 HEAD_TIMEOUT_S = 10.0  # one metadata request, no retries: an unreachable Hub fails in about a second
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -210,10 +210,10 @@ def resolved_commit(path: str | os.PathLike, local_dir: str | os.PathLike | None
     if local_dir is None:
         parts = path.parts
         return parts[parts.index("snapshots") + 1] if "snapshots" in parts[:-1] else None
-    relative = path.relative_to(local_dir).as_posix() if path.is_relative_to(local_dir) else None
-    marker = Path(local_dir) / ".cache" / "huggingface" / "download" / f"{relative}.metadata"
+    if not path.is_relative_to(local_dir):
+        return None
     try:
-        commit = marker.read_text().splitlines()[0].strip()
+        commit = _download_marker(local_dir, path.relative_to(local_dir).as_posix()).read_text().splitlines()[0].strip()
     except (OSError, IndexError):
         return None
     return commit if _COMMIT.match(commit) else None
@@ -295,16 +295,21 @@ def _stored_copy(target: _Target, strict: bool) -> Path | None:
     return path
 
 
+def _download_marker(local_dir: str | os.PathLike, filename: str) -> Path:
+    """The metadata file ``hf_hub_download(local_dir=...)`` keeps for ``filename`` (commit, etag, time)."""
+    return Path(local_dir) / ".cache" / "huggingface" / "download" / f"{filename}.metadata"
+
+
 def is_downloaded_copy(local_dir: str | os.PathLike, filename: str) -> bool:
     """Whether ``hf_hub_download(local_dir=...)`` put ``filename`` there (it leaves a metadata file beside it)."""
-    return (Path(local_dir) / ".cache" / "huggingface" / "download" / f"{filename}.metadata").is_file()
+    return _download_marker(local_dir, filename).is_file()
 
 
 def _hub_sha256(target: _Target) -> str | None:
     """One metadata request, no retries: the sha256 the Hub records for the file (LFS files), if any.
 
-    An unreachable Hub (connection refused, DNS failure, timeout) raises `SetUnavailableError` at once,
-    unless a copy of this revision is already stored, which is then used as huggingface_hub would.
+    An unreachable Hub (connection refused, DNS failure, timeout) raises `HubUnreachableError` at once;
+    `_fetch` then falls back to a stored copy of the revision, as huggingface_hub would.
     """
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
     from huggingface_hub.utils import httpx
