@@ -316,3 +316,15 @@ def test_info_refuses_a_file_whose_tensor_bytes_are_corrupted(tmp_path):
     result = CliRunner().invoke(main, ["info", str(path)])
     assert result.exit_code == 1 and "tensor bytes do not match the checksum" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_unreachable_hub_falls_back_to_the_stored_copy_of_a_branch(fake_hub, tmp_path, monkeypatch):
+    """download=True, revision 'main', Hub gone: the copy downloaded earlier is used, as huggingface_hub does."""
+    monkeypatch.setenv("CONDENSED_HUB_ORG", "org")
+    cset = _published(fake_hub, tmp_path, pin=False)
+    CondensedCIFAR10(root=tmp_path / "root", method="random", ipc=10)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    again = CondensedCIFAR10(root=tmp_path / "root", method="random", ipc=10)
+    assert torch.equal(again.condensed.images, cset.images)
+    with pytest.raises(FileNotFoundError, match="cannot be reached"):  # nothing stored for another set
+        CondensedCIFAR10(root=tmp_path / "root", method="herding", ipc=10)

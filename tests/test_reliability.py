@@ -350,3 +350,27 @@ def test_builds_never_leave_a_set_and_checkpoint_of_different_runs(tmp_path):
 
         assert read_checkpoint(folder / "checkpoint.safetensors")[1]["seed"] == load(folder / "condensed.safetensors").meta["seed"] == int(seed)
     assert not list(folder.glob("*.tmp"))
+
+
+def test_a_json_file_held_by_another_writer_times_out_with_a_clear_error(tmp_path):
+    from filelock import FileLock
+
+    from condensed_datasets.locks import SetInUseError, file_lock
+
+    target = tmp_path / "eval.json"
+    with FileLock(str(tmp_path / ".eval.json.lock")):  # another writer, on its own descriptor
+        with pytest.raises(SetInUseError, match="eval.json stayed locked for 0 s"):
+            with file_lock(target, timeout=0.2):
+                pass
+    with file_lock(target, timeout=0.2):  # released: free again
+        pass
+
+
+def test_an_unexpected_error_is_one_line_that_asks_for_a_report(ws, tmp_path):
+    folder = tmp_path / "r" / "digits" / "random" / "ipc2"
+    shutil.copytree(ws / "out" / "digits" / "random" / "ipc2", folder)
+    (folder / "eval.json").write_text(json.dumps([{"mean": [1], "std": 0, "protocol": "dc", "epochs": 1, "models": 1,
+                                                   "arch": "convnet"}]))  # well-formed keys, a list where a number goes
+    result = cli("list", "--root", tmp_path / "r")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "unexpected TypeError" in result.output and "CONDENSED_DEBUG=1 shows the traceback" in result.output
