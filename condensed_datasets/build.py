@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from .engine import RunOptions, check_seed
 from .layout import CHECKPOINT_FILENAME, PREVIEW_FILENAME, SET_FILENAME, set_dir
+from .precision import check_precision
 from .sources import RealData, load_source
 from .storage import check_folder, ensure_folder
 
@@ -29,12 +30,15 @@ def check_device(device: str) -> None:
 def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out", data_root: str | None = None,
           iterations: int | None = None, device: str = "cpu", seed: int = 0, download: bool = False,
           progress: bool = True, resume: bool = False, overrides: dict[str, Any] | None = None,
-          real: RealData | None = None, checkpoint_minutes: float = 5.0, amp: bool = False) -> Path:
+          real: RealData | None = None, checkpoint_minutes: float = 5.0, amp: bool = False,
+          real_precision: str = "auto", on_iteration: Callable[[int, float], None] | None = None) -> Path:
     """Condense ``dataset`` with ``method`` at ``ipc`` images per class and write the set.
 
     Returns the path of ``OUT/<dataset>/<method>/ipc<N>/condensed.safetensors``. ``iterations``
     shortens (or lengthens) the run; ``resume`` continues from the checkpoint in the same folder;
-    ``overrides`` replace hyperparameters of the recipe's published config.
+    ``overrides`` replace hyperparameters of the recipe's published config; ``real_precision``
+    is the dtype of the real-image passes that carry no gradient (see `precision`); ``on_iteration``
+    is called as ``on_iteration(iteration, loss)`` after every iteration.
     """
     from .recipes import get_method
 
@@ -44,6 +48,7 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     spec = get_method(method)
     check_device(device)
     check_seed(seed)
+    check_precision(real_precision)
     if iterations is not None and not spec.iterations_key:
         raise ValueError(f"{method} has no iterations (it selects real images); drop --iterations")
     folder = check_folder(set_dir(out, dataset, method, ipc))
@@ -59,7 +64,8 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     ensure_folder(folder)
     with set_lock(folder):  # one writer per set: a second build of it is refused, never mixed in
         run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / CHECKPOINT_FILENAME,
-                         resume=resume, checkpoint_minutes=checkpoint_minutes, amp=amp)
+                         resume=resume, checkpoint_minutes=checkpoint_minutes, amp=amp,
+                         real_precision=real_precision, on_iteration=on_iteration)
         cset = spec.condense(real.to(device), ipc, config, run)
         cset.meta["built_on"] = torch.device(device).type
         path = folder / SET_FILENAME

@@ -20,6 +20,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from .allocator import keep_freed_memory
 from .engine import RunOptions
 from .storage import atomic_path, remove_stale_temporaries
 
@@ -131,6 +132,7 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
     A checkpoint is written every ``run.checkpoint_minutes`` and at the end. ``on_restore`` is
     called after a checkpoint was loaded (to rebuild recipe objects from ``state.extra``).
     """
+    keep_freed_memory()
     info = _run_identity(method, config, run.seed, state)
     path = run.checkpoint
     if path is not None:
@@ -152,6 +154,8 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
                 raise NonFiniteLossError(f"{method}: the loss became {loss} at iteration {it}; {kept}. "
                                          "Lower the learning rate (e.g. lr_img) and resume.")
             state.iteration = it + 1
+            if run.on_iteration is not None:
+                run.on_iteration(it, loss)
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4g}")
             if path is not None and time.monotonic() - last_save >= run.checkpoint_minutes * 60:

@@ -13,7 +13,7 @@ import click
 
 from . import __version__
 from .cli_errors import user_errors
-from .cli_options import data_root_option, device_option, seed_option
+from .cli_options import data_root_option, device_option, eval_precision_option, real_precision_option, seed_option
 from .evaluate import TOGETHER_MODES, list_protocols
 from .nets import list_networks
 from .recipes import list_methods
@@ -73,6 +73,7 @@ def main() -> None:
 @click.option("--checkpoint-minutes", type=click.FloatRange(min=0), default=5.0, show_default=True,
               help="Write a checkpoint this often (and always at the end).")
 @click.option("--amp", is_flag=True, help="bfloat16 autocast on CUDA where the recipe supports it.")
+@real_precision_option
 @click.option("--eval", "run_eval", is_flag=True, help="Evaluate the set after building (method's protocol) and write eval.json beside it.")
 @click.option("--eval-models", type=click.IntRange(min=1), default=5, show_default=True, help="With --eval: networks to train.")
 @click.option("--eval-epochs", type=click.IntRange(min=1), default=None, help="With --eval: override the protocol's epochs.")
@@ -80,7 +81,7 @@ def main() -> None:
 @user_errors
 def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, iterations: int | None, device: str,
           seed: int, download: bool, resume: bool, overrides: tuple[str, ...], variant: str | None, checkpoint_minutes: float,
-          amp: bool, run_eval: bool, eval_models: int, eval_epochs: int | None, quiet: bool) -> None:
+          amp: bool, real_precision: str, run_eval: bool, eval_models: int, eval_epochs: int | None, quiet: bool) -> None:
     """Condense a dataset and write the set (help text above, built from the registry)."""
     from .build import build as run_build
     from .layout import CHECKPOINT_FILENAME, set_dir
@@ -92,13 +93,13 @@ def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, 
     path = run_build(dataset, method, ipc, out=out, data_root=data_root, iterations=iterations, device=device,
                      seed=seed, download=download, progress=not quiet, resume=resume,
                      overrides={**parse_overrides(overrides), **({"variant": variant} if variant else {})},
-                     checkpoint_minutes=checkpoint_minutes, amp=amp)
+                     checkpoint_minutes=checkpoint_minutes, amp=amp, real_precision=real_precision)
     if run_eval:
-        _evaluate_and_record(path, data_root, None, eval_models, eval_epochs, None, device, seed, quiet, "auto")
+        _evaluate_and_record(path, data_root, None, eval_models, eval_epochs, None, device, seed, quiet, "auto", "auto")
     click.echo(str(path))
 
 
-def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together) -> dict:
+def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together, precision) -> dict:
     """Evaluate the set at ``path`` and append the result to its ``eval.json``."""
     from pathlib import Path
 
@@ -113,7 +114,7 @@ def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device
     real = load_source(cset.dataset, data_root)
     kwargs = {"protocol": protocol} if protocol else {}
     result = evaluate(cset, real, arch=arch, models=models, epochs=epochs, device=device, seed=seed, together=together,
-                      progress=not quiet, **kwargs)
+                      progress=not quiet, precision=precision, **kwargs)
     result.update(method=cset.method, ipc=cset.ipc)
     record_evaluation(Path(path).parent, result)
     return result
@@ -129,17 +130,18 @@ def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device
 @click.option("--protocol", type=click.Choice(list_protocols()), default=None, help="Evaluation protocol (default: the set's method's).")
 @click.option("--together", type=click.Choice(TOGETHER_MODES), default="auto", show_default=True,
               help="How the networks share the process: vmap (stacked, CUDA's default), loop (interleaved steps, CPU's), sequential.")
+@eval_precision_option
 @device_option
 @seed_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def eval_(path: str, data_root: str | None, arch: str, models: int, epochs: int | None, protocol: str | None,
-          together: str, device: str, seed: int, as_json: bool, quiet: bool) -> None:
+          together: str, precision: str, device: str, seed: int, as_json: bool, quiet: bool) -> None:
     """Train fresh networks on the set at PATH and test them on the real test split.
 
     The result is printed and appended to eval.json beside the set (what its card reports)."""
-    result = _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together)
+    result = _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together, precision)
     if as_json:
         click.echo(json.dumps({**result, "path": str(path)}))
     else:

@@ -5,9 +5,19 @@ from __future__ import annotations
 import click
 
 from .engine import MAX_SEED
+from .precision import PRECISIONS
 
 data_root_option = click.option("--data-root", type=click.Path(file_okay=False), default=None,
                                 help="Where real datasets live (default: $CONDENSED_DATA_ROOT, else ~/.cache/condensed-datasets/data).")
 device_option = click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True, help="Where to compute.")
 seed_option = click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
                            help="Seed for every random draw (0 to 2**63 - 1).")
+real_precision_option = click.option(
+    "--real-precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+    help="dtype of the passes over real images that carry no gradient (DM/IDM real embeddings, gradient matching's "
+         "real gradients). auto: bf16 on a CPU with AVX512-BF16 (measured on a 2-core AVX512-BF16 CPU, CIFAR-10 IPC 10: "
+         "DM REPLACE_DM, DC REPLACE_DC faster than fp32, accuracy within noise: benchmarks/precision_fidelity.py), fp32 elsewhere.")
+eval_precision_option = click.option(
+    "--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+    help="Evaluation networks train under bf16 autocast (bf16), in float32 like the papers (fp32), or auto: bf16 on a CPU "
+         "with AVX512-BF16 (measured: REPLACE_EVAL), fp32 elsewhere.")

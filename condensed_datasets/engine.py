@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import Generator, Tensor
@@ -34,6 +34,8 @@ class RunOptions:
         resume: continue from ``checkpoint`` when it exists.
         checkpoint_minutes: how often to checkpoint.
         amp: bfloat16 autocast on CUDA where a recipe supports it.
+        real_precision: dtype of the passes over real images that carry no gradient (`precision.PRECISIONS`).
+        on_iteration: called as ``on_iteration(iteration, loss)`` after every iteration (logging, timing).
     """
 
     device: str = "cpu"
@@ -43,6 +45,8 @@ class RunOptions:
     resume: bool = False
     checkpoint_minutes: float = 5.0
     amp: bool = False
+    real_precision: str = "auto"
+    on_iteration: Callable[[int, float], None] | None = None
 
     @property
     def torch_device(self) -> torch.device:

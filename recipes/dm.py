@@ -5,9 +5,10 @@ Per iteration a fresh, frozen ConvNet embeds a real batch and the synthetic imag
 and one SGD step (momentum 0.5) updates all images. Reference values (`methods.md` §4.3): real
 initialisation, lr_img 1 (10 for CIFAR-10 at IPC >= 100, README), batch_real 256, 20000 iterations.
 
-Classes are independent, so all classes' real batches go through the network in ONE forward pass
-and all synthetic images in another (``batched_classes``, default); ``batched_classes=False`` runs
-the reference's per-class loop (same loss, for comparison).
+The real embeddings are targets, not learned: they are computed without a graph, one class per pass
+in chunks, in bfloat16 where `precision` says so (``RunOptions.real_precision``). The synthetic images
+of all classes go through the network in ONE forward pass (``batched_classes``, default);
+``batched_classes=False`` runs the reference's per-class loop (same loss, for comparison).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from condensed_datasets.condensed_set import CondensedSet, class_major_labels
 from condensed_datasets.engine import RunOptions, init_images, sample_class, set_meta
 from condensed_datasets.matching import mean_embedding_distance
 from condensed_datasets.nets import get_network
+from condensed_datasets.precision import embed_real, precision_name, resolve_precision, real_pass_network
 from condensed_datasets.sources import RealData
 
 from . import Method, register_method
@@ -38,6 +40,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
     n_cls = real.num_classes
     batch_real = min(int(config["batch_real"]), real.min_class_count)
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=run.amp and device.type == "cuda")
+    real_dtype = resolve_precision(run.real_precision, device)
 
     def step(it: int) -> float:
         net = get_network(config["arch"], real.channels, n_cls, real.image_size).to(device)
@@ -50,13 +53,15 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
             draw = aug.sample(batch_real, real.image_size, generator, shared=True)
             real_aug.append(draw(real_c))
             syn_aug.append(draw(images[c * ipc:(c + 1) * ipc]))
+        real_net = real_pass_network(net, real_dtype)
         with autocast:
+            # Real embeddings are targets (no graph): one class per pass keeps activations cache-sized.
+            e_real = torch.stack([embed_real(real_net, r) for r in real_aug])
             if config.get("batched_classes", True):
-                e_real = net.embed(torch.cat(real_aug)).view(n_cls, batch_real, -1)
                 e_syn = net.embed(torch.cat(syn_aug)).view(n_cls, ipc, -1)
-                loss = mean_embedding_distance(e_real.float(), e_syn.float())
+                loss = mean_embedding_distance(e_real, e_syn.float())
             else:
-                loss = sum(((net.embed(r).mean(0) - net.embed(s).mean(0)) ** 2).sum().float() for r, s in zip(real_aug, syn_aug))
+                loss = sum(((e_r.mean(0) - net.embed(s).mean(0).float()) ** 2).sum() for e_r, s in zip(e_real, syn_aug))
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()
@@ -64,7 +69,8 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
 
     run_iterations(state, step, int(config["iterations"]), run, "dm", config, resume_ignores=("iterations",))
     labels = class_major_labels(n_cls, ipc, device)
-    return CondensedSet(images.detach(), labels, set_meta(real, "dm", ipc, config, run.seed, iterations_run=state.iteration))
+    return CondensedSet(images.detach(), labels, set_meta(real, "dm", ipc, config, run.seed, iterations_run=state.iteration,
+                                                             real_precision=precision_name(real_dtype)))
 
 
 register_method(Method(

@@ -31,6 +31,7 @@ from condensed_datasets.condensed_set import CondensedSet, class_major_labels
 from condensed_datasets.engine import RunOptions, real_init, sample_class, set_meta, train_on_real
 from condensed_datasets.formation import decode, multi_formation_spec
 from condensed_datasets.nets import get_network
+from condensed_datasets.precision import embed_real, precision_name, resolve_precision, real_pass_network
 from condensed_datasets.sources import RealData
 
 from . import Method, register_method
@@ -118,6 +119,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
     labels = class_major_labels(real.num_classes, ipc, device)
     aug = DiffAugment(config.get("dsa_strategy") or real.dsa_strategy)
     batch_real = min(int(config["batch_real"]), real.min_class_count)
+    real_dtype = resolve_precision(run.real_precision, device)
     queue = ModelQueue(lambda: get_network(config["arch"], real.channels, real.num_classes, real.image_size).to(device), config["n_max"])
     for _ in range(3):
         queue.push()
@@ -129,14 +131,14 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
         for model in queue.sample(config["train_net_num"], generator):
             net = model.net
             net.eval()
+            real_net = real_pass_network(net, real_dtype)
             weight = config["ce_weight"] * model.accuracy
             for c in range(real.num_classes):
                 real_c = sample_class(real, c, batch_real, generator)
                 syn_c, _ = decode(spec, images[c * ipc:(c + 1) * ipc], labels[c * ipc:(c + 1) * ipc])
                 draw = aug.sample(batch_real, real.image_size, generator, shared=True)
                 real_c, syn_c = draw(real_c), draw(syn_c)
-                with torch.no_grad():
-                    mean_real = net.embed(real_c).mean(0)
+                mean_real = embed_real(real_net, real_c).mean(0)
                 e_syn = net.embed(syn_c)
                 loss = ((mean_real - e_syn.mean(0)) ** 2).sum()
                 if weight > 0:
@@ -161,7 +163,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
     run_iterations(state, step, int(config["iterations"]), run, "idm", config, resume_ignores=("iterations",),
                    on_restore=lambda: queue.load_tensors(state.extra))
     meta = set_meta(real, "idm", ipc, config, run.seed, iterations_run=state.iteration,
-                    queue_steps=[m.steps for m in queue.models])
+                    queue_steps=[m.steps for m in queue.models], real_precision=precision_name(real_dtype))
     return CondensedSet(images.detach(), labels, meta, spec)
 
 

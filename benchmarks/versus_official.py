@@ -1,0 +1,153 @@
+"""Seconds per iteration of our recipes and of the authors' code, side by side, same config, same data.
+
+    python benchmarks/versus_official.py --official-dir DIR [--datasets cifar10,mnist] [--methods dm,dsa,dc,idm]
+                                         [--ipc 10] [--repeats 2] [--iterations dm=6,...]
+
+DIR holds the authors' repositories, cloned by you (never part of this project):
+``DatasetCondensation`` (VICO-UoE: DC, DSA, DM) and ``IDM`` (uitrbn: IDM, CIFAR only; it imports
+``torchnet``: ``pip install --no-deps torchnet`` into the environment that runs it). Their scripts run
+unchanged in a subprocess (`_official.py` swaps only their data loading for the very tensors ours
+reads and stamps their iteration loop); ours runs in this process through `build` with an
+``on_iteration`` stamp. Runs alternate ours, theirs, ours, theirs; data loading, set-up, evaluation
+and the first (warm-up) iteration are excluded from both. The table gives each side's median over
+repeats of its mean seconds per iteration, and the ratio official / ours (> 1: ours is faster).
+Time it alone: two heavy processes on a 2-core machine slow each other several-fold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from _data import median, real_data_root
+
+from condensed_datasets.build import build
+from condensed_datasets.recipes import get_method
+from condensed_datasets.sources import RealData, load_source
+
+HERE = Path(__file__).resolve().parent
+OFFICIAL_NAMES = {"cifar10": "CIFAR10", "mnist": "MNIST"}
+
+
+@dataclass(frozen=True)
+class Official:
+    """Where a method's official script lives and how our config maps onto its arguments."""
+
+    family: str  # a key of _official.FAMILIES
+    repo: str  # folder name under --official-dir
+    script: str
+    datasets: tuple[str, ...]
+    args: Callable[[dict[str, Any], RealData, int, int], list[str]]  # (our config, real data, ipc, iterations) -> argv
+
+
+def _common(config: dict[str, Any], real: RealData, ipc: int, iterations: int, strategy: str) -> list[str]:
+    return ["--dataset", OFFICIAL_NAMES[real.name], "--model", "ConvNet", "--ipc", str(ipc), "--num_exp", "1",
+            "--num_eval", "1", "--epoch_eval_train", "1", "--Iteration", str(iterations),
+            "--batch_real", str(config["batch_real"]), "--lr_img", str(config["lr_img"]), "--dsa_strategy", strategy]
+
+
+def _gradient_matching(method: str) -> Callable:
+    def args(config, real, ipc, iterations):
+        strategy = config["dsa_strategy"] or ("none" if method == "dc" else real.dsa_strategy)
+        return ["--method", method.upper(), *_common(config, real, ipc, iterations, strategy), "--init", config["init"],
+                "--lr_net", str(config["lr_net"]), "--batch_train", str(config["batch_train"])]
+    return args
+
+
+def _dm(config, real, ipc, iterations):
+    return [*_common(config, real, ipc, iterations, config["dsa_strategy"] or real.dsa_strategy), "--init", config["init"]]
+
+
+def _idm(config, real, ipc, iterations):
+    # uitrbn/IDM command.txt, CIFAR10/10, with our config's values.
+    return [*_common(config, real, ipc, iterations, config["dsa_strategy"] or real.dsa_strategy),
+            "--init", "real", "--aug", "--net_train_real", "--eval_interval", "100", "--outer_loop", "1",
+            "--mismatch_lambda", "0", "--net_decay", "--embed_last", "1000", "--syn_ce",
+            "--ce_weight", str(config["ce_weight"]), "--train_net_num", str(config["train_net_num"]),
+            "--net_generate_interval", str(config["push_interval"]), "--model_train_steps", str(config["model_train_steps"]),
+            "--net_num", str(config["n_max"]), "--fetch_net_num", str(config["fetch_net_num"])]
+
+
+OFFICIAL = {
+    "dm": Official("vico", "DatasetCondensation", "main_DM.py", ("cifar10", "mnist"), _dm),
+    "dsa": Official("vico", "DatasetCondensation", "main.py", ("cifar10", "mnist"), _gradient_matching("dsa")),
+    "dc": Official("vico", "DatasetCondensation", "main.py", ("cifar10", "mnist"), _gradient_matching("dc")),
+    "idm": Official("idm", "IDM", "IDM_cifar10.py", ("cifar10",), _idm),
+}
+DEFAULT_ITERATIONS = {"dm": 6, "idm": 6, "dsa": 3, "dc": 3}
+
+
+def per_iteration(stamps: list[float]) -> float:
+    """Mean seconds per iteration from iteration-boundary stamps, the first (warm-up) iteration dropped."""
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])][1:]
+    if not gaps:
+        raise RuntimeError("too few iterations were stamped; raise --iterations")
+    return statistics.fmean(gaps)
+
+
+def time_ours(dataset: str, method: str, ipc: int, iterations: int, real, out: str, real_precision: str) -> float:
+    stamps: list[float] = []
+    build(dataset, method, ipc, out=out, real=real, iterations=iterations, progress=False, real_precision=real_precision,
+          on_iteration=lambda it, loss: stamps.append(time.perf_counter()))
+    return per_iteration(stamps)
+
+
+def time_official(spec: Official, official_dir: Path, real: RealData, method: str, ipc: int, iterations: int,
+                  config: dict[str, Any], data_root: Path) -> float:
+    with tempfile.TemporaryDirectory() as scratch:
+        stamps_path = Path(scratch) / "stamps.json"
+        argv = spec.args(config, real, ipc, iterations)
+        command = [sys.executable, str(HERE / "_official.py"), spec.family, str(official_dir / spec.repo), spec.script,
+                   real.name, str(data_root), str(stamps_path), "--", *argv]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))}
+        done = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True)
+        if done.returncode != 0 or not stamps_path.exists():
+            raise RuntimeError(f"official {method} failed:\n{done.stderr[-3000:]}")
+        return per_iteration(json.loads(stamps_path.read_text()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--official-dir", required=True, type=Path)
+    parser.add_argument("--data-root")
+    parser.add_argument("--datasets", default="cifar10,mnist")
+    parser.add_argument("--methods", default="dm,dsa,dc,idm")
+    parser.add_argument("--ipc", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--iterations", default="", help="per method, e.g. dm=6,dc=3 (timed: all but the first)")
+    parser.add_argument("--real-precision", default="auto", help="ours: dtype of the real-image passes (auto|bf16|fp32)")
+    args = parser.parse_args()
+    iterations = {**DEFAULT_ITERATIONS, **{k: int(v) for k, v in (p.split("=") for p in args.iterations.split(",") if p)}}
+    root = real_data_root(args.data_root)
+    out = tempfile.mkdtemp()
+    print(f"IPC {args.ipc}, published configs, CPU, real precision {args.real_precision}; median of {args.repeats} "
+          "interleaved runs (ours, official, ...), first iteration of each run excluded")
+    print("| dataset | method | iterations timed | ours s/it | official s/it | official / ours |")
+    print("|---|---|---|---|---|---|")
+    for dataset in args.datasets.split(","):
+        real = load_source(dataset, root)
+        for method in args.methods.split(","):
+            spec = OFFICIAL[method]
+            if dataset not in spec.datasets:
+                continue
+            config = get_method(method).config(dataset, args.ipc, {})
+            n = iterations[method]
+            ours, theirs = [], []
+            for _ in range(args.repeats):
+                ours.append(time_ours(dataset, method, args.ipc, n, real, out, args.real_precision))
+                theirs.append(time_official(spec, args.official_dir, real, method, args.ipc, n, config, root))
+            o, t = median(ours), median(theirs)
+            print(f"| {dataset} | {method} | {n - 1} x {args.repeats} | {o:.2f} | {t:.2f} | {t / o:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
