@@ -1,12 +1,11 @@
 """Training K evaluation networks together versus one after another (same work), and peak memory.
 
     python benchmarks/eval_speed.py [--dataset digits|cifar10] [--models 10] [--epochs 20] [--repeats 3]
-                                    [--modes sequential:fp32,loop:fp32,loop:auto]
+                                    [--modes sequential,loop,vmap]
 
 Runs on the embedded digits by default (no data needed); ``--dataset cifar10`` uses real CIFAR-10
 (../shared/data is unpacked automatically). Prints the median wall time of each mode and its ratio
-against the first mode (``sequential`` in float32: one network after another, as the papers' code
-does); a mode is ``together[:precision]`` (`evaluate.TOGETHER_MODES`, `precision.PRECISIONS`).
+against the first mode (``sequential``: one network after another, as the papers' code does).
 Peak memory is the process's max RSS growth during that mode's runs (the first mode pays the
 allocator's warm-up). Every mode trains the same networks on the same batches; the accuracy column
 shows whether a mode changed the result.
@@ -35,7 +34,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--modes", default="sequential:fp32,loop:fp32,loop:auto")
+    parser.add_argument("--modes", default="sequential,loop,vmap")
     args = parser.parse_args()
     root = real_data_root(args.data_root) if args.dataset != "digits" else None
     real = load_source(args.dataset, root)
@@ -47,18 +46,16 @@ def main() -> None:
     print("|---|---|---|---|---|")
     base = None
     for mode in args.modes.split(","):
-        together, _, precision = mode.partition(":")
         times, rss_before = [], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         for r in range(args.repeats):
             t = time.perf_counter()
             result = train_and_test(images, labels, real, models=args.models, epochs=args.epochs, protocol="dsa",
-                                    together=together, device=args.device, seed=r, progress=False,
-                                    precision=precision or "fp32")
+                                    together=mode, device=args.device, seed=r, progress=False)
             times.append(time.perf_counter() - t)
         grow = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
         med = median(times)
         base = base or med
-        print(f"| {together} {result['precision']} | {med:.2f} | {base / med:.2f}x | {grow:.0f} | {result['mean']:.1f} |", flush=True)
+        print(f"| {mode} | {med:.2f} | {base / med:.2f}x | {grow:.0f} | {result['mean']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -86,9 +86,13 @@ OFFICIAL = {
 DEFAULT_ITERATIONS = {"dm": 6, "idm": 6, "dsa": 3, "dc": 3}
 
 
-def per_iteration(stamps: list[float]) -> float:
-    """Mean seconds per iteration from iteration-boundary stamps, the first (warm-up) iteration dropped."""
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])][1:]
+def per_iteration(stamps: list[float], starts: bool) -> float:
+    """Mean seconds per iteration from iteration-boundary stamps, the first (warm-up) iteration never counted.
+
+    ``starts``: stamps mark iteration starts (the first gap is iteration 0, dropped); else ends (the
+    first stamp closes iteration 0, so every gap counts).
+    """
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])][1 if starts else 0:]
     if not gaps:
         raise RuntimeError("too few iterations were stamped; raise --iterations")
     return statistics.fmean(gaps)
@@ -98,7 +102,7 @@ def time_ours(dataset: str, method: str, ipc: int, iterations: int, real, out: s
     stamps: list[float] = []
     build(dataset, method, ipc, out=out, real=real, iterations=iterations, progress=False, real_precision=real_precision,
           on_iteration=lambda it, loss: stamps.append(time.perf_counter()))
-    return per_iteration(stamps)
+    return per_iteration(stamps, starts=False)
 
 
 def time_official(spec: Official, official_dir: Path, real: RealData, method: str, ipc: int, iterations: int,
@@ -112,7 +116,7 @@ def time_official(spec: Official, official_dir: Path, real: RealData, method: st
         done = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True)
         if done.returncode != 0 or not stamps_path.exists():
             raise RuntimeError(f"official {method} failed:\n{done.stderr[-3000:]}")
-        return per_iteration(json.loads(stamps_path.read_text()))
+        return per_iteration(json.loads(stamps_path.read_text()), starts=True)
 
 
 def main() -> None:

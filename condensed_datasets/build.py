@@ -37,7 +37,7 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     Returns the path of ``OUT/<dataset>/<method>/ipc<N>/condensed.safetensors``. ``iterations``
     shortens (or lengthens) the run; ``resume`` continues from the checkpoint in the same folder;
     ``overrides`` replace hyperparameters of the recipe's published config; ``real_precision``
-    is the dtype of the real-image passes that carry no gradient (see `precision`); ``on_iteration``
+    is the dtype of DM's and IDM's real-image embeddings (see `precision`); ``on_iteration``
     is called as ``on_iteration(iteration, loss)`` after every iteration.
     """
     from .recipes import get_method

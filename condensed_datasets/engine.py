@@ -34,7 +34,7 @@ class RunOptions:
         resume: continue from ``checkpoint`` when it exists.
         checkpoint_minutes: how often to checkpoint.
         amp: bfloat16 autocast on CUDA where a recipe supports it.
-        real_precision: dtype of the passes over real images that carry no gradient (`precision.PRECISIONS`).
+        real_precision: dtype of the real-image embeddings that carry no gradient (`precision.PRECISIONS`).
         on_iteration: called as ``on_iteration(iteration, loss)`` after every iteration (logging, timing).
     """
 

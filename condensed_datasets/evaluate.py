@@ -29,7 +29,7 @@ from .allocator import keep_freed_memory
 from .augment import DiffAugment, cutmix
 from .condensed_set import CondensedSet
 from .nets import get_network, has_batchnorm
-from .precision import chunk_size, precision_name, resolve_precision
+from .precision import chunk_size
 from .registry import Registry
 from .dc_augment import DCAugment
 from .sources import RealData
@@ -190,7 +190,7 @@ def _resolve_mode(together: str, device: torch.device) -> str:
 
 
 def _soft_or_hard_ce(logits: Tensor, targets: Tensor) -> Tensor:
-    return F.cross_entropy(logits.float(), targets)  # float targets are probabilities (soft labels); bf16 logits under autocast
+    return F.cross_entropy(logits, targets)  # float targets are probabilities (soft labels)
 
 
 @torch.no_grad()
@@ -209,7 +209,7 @@ def _test_accuracies(group, real: RealData) -> list[float]:
 def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str = "convnet", models: int = 5,
                    protocol: str = "dsa", epochs: int | None = None, device: str | torch.device = "cpu",
                    seed: int = 0, together: str = "auto", progress: bool = True,
-                   traits: SetTraits = SetTraits(), precision: str = "auto") -> dict[str, Any]:
+                   traits: SetTraits = SetTraits()) -> dict[str, Any]:
     """Train ``models`` fresh ``arch`` networks on ``(images, targets)`` and test them on ``real``.
 
     Args:
@@ -221,8 +221,6 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
             step), ``loop`` (one step of each network per batch, interleaved), ``sequential`` (one
             network after another) or ``auto`` (vmap on CUDA, loop on CPU).
         traits: the set's multi-formation factor and IPC, for protocols that depend on them (IDC).
-        precision: ``fp32`` (the papers), ``bf16`` (the networks train and test under bf16 autocast) or
-            ``auto`` (bf16 on a CPU with AVX512-BF16, else fp32; see `precision`).
 
     Returns:
         ``mean``, ``std`` (population std, %) and ``accuracies`` of the networks after the last epoch
@@ -233,8 +231,6 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
     proto = PROTOCOLS.get(protocol)
     device = torch.device(device)
     keep_freed_memory()
-    compute_dtype = resolve_precision(precision, device)
-    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=compute_dtype == torch.bfloat16)
     real = real.to(device)
     images, targets = images.detach().to(device), targets.detach().to(device)
     n_epochs = epochs if epochs is not None else full_epochs(protocol, real.name, real.num_classes, len(images))
@@ -252,9 +248,8 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
     for size in groups:
         group = _make_group(arch, real, size, device, mode)
         tests: list[list[float]] = []
-        with autocast:
-            _train_group(group, images, targets, real, proto, n_epochs, aug, cutmix_p, gen, bar,
-                         lambda epoch: tests.append(_test_accuracies(group, real)) if epoch in test_at else None)
+        _train_group(group, images, targets, real, proto, n_epochs, aug, cutmix_p, gen, bar,
+                     lambda epoch: tests.append(_test_accuracies(group, real)) if epoch in test_at else None)
         accuracies += tests[-1]
         periodic += [list(per_net) for per_net in zip(*tests)]
     bar.close()
@@ -265,7 +260,7 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
                              "epochs": sorted(test_at)},
         "arch": arch, "protocol": protocol, "epochs": n_epochs, "models": models, "batch_size": proto.batch_size,
         "augmentation": repr(aug) if aug else None, "cutmix_p": cutmix_p, "train_images": len(images),
-        "dataset": real.name, "device": str(device), "seed": seed, "together": mode, "precision": precision_name(compute_dtype),
+        "dataset": real.name, "device": str(device), "seed": seed, "together": mode,
         "seconds": round(time.perf_counter() - start, 2),
     }
 

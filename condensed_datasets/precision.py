@@ -1,14 +1,15 @@
-"""bfloat16 where the processor computes it natively and the result allows it.
+"""bfloat16 for the passes over *real* images whose results are targets, not learned.
 
-Two uses, each with its own switch taking `PRECISIONS` (``auto``: bf16 on a CPU with AVX512-BF16,
-float32 elsewhere, the GPU path not being measured; ``bf16``; ``fp32``: the reference behaviour):
+DM's and IDM's embeddings of real batches are computed without a graph and never differentiated.
+``real_precision`` (`PRECISIONS`: ``auto``, bf16 on a CPU with AVX512-BF16 and float32 elsewhere, the
+GPU path not being measured; ``bf16``; ``fp32``, the reference behaviour) runs them on a copy of the
+network cast to bf16 (`real_pass_network`, `embed_real`), while every pass that carries gradients
+to the synthetic images stays float32.
 
-- ``real_precision`` (recipes): DM's and IDM's embeddings of real batches are targets, computed
-  without a graph and never differentiated. They run on a copy of the network cast to bf16
-  (`real_pass_network`, `embed_real`), while every pass that carries gradients to the synthetic
-  images stays float32. Gradient matching's real gradients stay float32: a bf16 backward measured
-  slower than float32 on this kind of CPU (690 vs 541 ms for 256 CIFAR images).
-- ``precision`` (evaluation, `evaluate.train_and_test`): the K networks train under bf16 autocast.
+Measured and left out (2-core AVX512-BF16 CPU): gradient matching's real gradients in bf16 (the
+bf16 backward was slower than float32, 690 vs 541 ms for 256 CIFAR images), and evaluation networks
+trained under bf16 autocast (a step 1.58x faster on CIFAR, but networks on digits did not learn:
+loss stayed at 2.34, test accuracy at chance).
 """
 
 from __future__ import annotations
@@ -67,14 +68,17 @@ def real_pass_network(net: nn.Module, dtype: torch.dtype) -> nn.Module:
     return fast
 
 
-# Activations above glibc's largest mmap threshold (32 MiB) are fresh mappings, zero-filled page by
-# page on every pass; chunks of at most 64 images at 32x32 px (x 128 channels) stay below it.
-CHUNK_PIXELS = 64 * 32 * 32
+# On CPU, activations above glibc's largest mmap threshold (32 MiB) were fresh mappings, zero-filled
+# page by page on every pass (see `allocator`); chunks of 64 images at 32x32 px (x 128 channels) stay
+# below it and in cache. GPUs want large batches: 1024 images at 32x32 px.
+CHUNK_PIXELS = {"cpu": 64 * 32 * 32}
+DEFAULT_CHUNK_PIXELS = 1024 * 32 * 32
 
 
 def chunk_size(images: Tensor) -> int:
-    """Images per chunk for passes over ``images`` ``[n, C, H, W]``."""
-    return max(1, CHUNK_PIXELS // (images.shape[-1] * images.shape[-2]))
+    """Images per chunk for passes over ``images`` ``[n, C, H, W]`` on their device."""
+    pixels = CHUNK_PIXELS.get(images.device.type, DEFAULT_CHUNK_PIXELS)
+    return max(1, pixels // (images.shape[-1] * images.shape[-2]))
 
 
 @torch.no_grad()

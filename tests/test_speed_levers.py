@@ -1,0 +1,128 @@
+"""The CPU speed levers: the allocator setting, bf16 real embeddings, chunked passes, the per-iteration hook.
+
+Each lever must leave results where they were (float32 paths: the same numbers; bf16 paths: close to
+float32, with the precision recorded), and bad choices must be refused with the valid ones named.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+from torch import nn
+
+from condensed_datasets.allocator import keep_freed_memory
+from condensed_datasets.build import build
+from condensed_datasets.cli import main
+from condensed_datasets.nets import get_network
+from condensed_datasets.precision import (DepthwiseAvgPool, chunk_size, cpu_has_native_bf16, embed_real, real_pass_network,
+                                          resolve_precision)
+from condensed_datasets.storage import load
+
+
+def test_allocator_setting_applies_on_linux_and_can_be_turned_off():
+    code = "from condensed_datasets.allocator import keep_freed_memory as k; print(k(), k())"
+    on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "CONDENSED_KEEP_FREED_MEMORY": "0"}).stdout.split()
+    assert on == (["True", "True"] if sys.platform.startswith("linux") else ["False", "False"])
+    assert off == ["False", "False"]
+    assert keep_freed_memory() is keep_freed_memory()  # once per process
+
+
+def test_allocator_setting_changes_no_number(tmp_path):
+    code = ("import sys; from condensed_datasets.build import build; "
+            "print(build('digits', 'dm', 1, out=sys.argv[1], iterations=2, progress=False, real_precision='fp32'))")
+    paths = []
+    for flag in ("1", "0"):
+        done = subprocess.run([sys.executable, "-c", code, str(tmp_path / flag)], capture_output=True, text=True, check=True,
+                              env={**os.environ, "CONDENSED_KEEP_FREED_MEMORY": flag})
+        paths.append(done.stdout.strip().splitlines()[-1])
+    assert torch.equal(load(paths[0]).images, load(paths[1]).images)
+
+
+@pytest.mark.parametrize("size", [(32, 32), (28, 28), (15, 9)])
+def test_depthwise_pool_is_average_pooling(size):
+    x = torch.randn(3, 5, *size, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(DepthwiseAvgPool()(x), nn.AvgPool2d(2, 2)(x), rtol=0, atol=1e-6)
+
+
+def test_real_pass_network_is_the_network_in_fp32_and_a_rounded_copy_in_bf16(device):
+    net = get_network("convnet", 3, 10, (32, 32)).to(device)
+    assert real_pass_network(net, torch.float32) is net
+    fast = real_pass_network(net, torch.bfloat16)
+    assert fast is not net and all(p.dtype == torch.bfloat16 for p in fast.parameters())
+    assert not any(isinstance(m, nn.AvgPool2d) for m in fast.modules())
+    assert sum(isinstance(m, DepthwiseAvgPool) for m in fast.modules()) == 3
+    assert all(p.dtype == torch.float32 for p in net.parameters())  # the matched network is untouched
+    assert sum(isinstance(m, nn.AvgPool2d) for m in net.modules()) == 3
+    for a, b in zip(net.parameters(), fast.parameters()):
+        torch.testing.assert_close(b.float(), a.detach(), rtol=1e-2, atol=1e-3)
+
+
+def test_embed_real_matches_the_network_in_fp32_and_closely_in_bf16(device):
+    torch.manual_seed(0)
+    net = get_network("convnet", 3, 10, (32, 32)).to(device)
+    x = torch.randn(150, 3, 32, 32, device=device)  # on CPU more than one chunk, the last one partial
+    with torch.no_grad():
+        reference = net.embed(x)
+    exact = embed_real(net, x)
+    assert not exact.requires_grad and exact.dtype == torch.float32
+    torch.testing.assert_close(exact, reference, rtol=1e-5, atol=1e-5)
+    rounded = embed_real(real_pass_network(net, torch.bfloat16), x)
+    assert rounded.dtype == torch.float32
+    assert ((rounded - reference).norm() / reference.norm()).item() < 2e-2
+    class_mean_error = (rounded.mean(0) - reference.mean(0)).norm() / reference.mean(0).norm()
+    assert class_mean_error.item() < 5e-3  # DM matches means: rounding errors average out
+
+
+def test_chunks_scale_with_the_image_area():
+    assert chunk_size(torch.zeros(1, 3, 32, 32)) == 64
+    assert chunk_size(torch.zeros(1, 3, 64, 64)) == 16
+    assert chunk_size(torch.zeros(1, 1, 1024, 1024)) == 1
+    assert chunk_size(torch.zeros(1, 3, 32, 32, device="meta")) == 1024  # accelerators: large batches
+
+
+def test_auto_precision_follows_the_hardware():
+    expected = torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    assert resolve_precision("auto", torch.device("cpu")) == expected
+    assert resolve_precision("auto", torch.device("cuda")) == torch.float32  # not measured on GPUs
+    assert resolve_precision("bf16", torch.device("cpu")) == torch.bfloat16
+    assert resolve_precision("fp32", torch.device("cpu")) == torch.float32
+    with pytest.raises(ValueError, match=r"'fp16'.*auto, bf16, fp32"):
+        resolve_precision("fp16", torch.device("cpu"))
+
+
+@pytest.mark.parametrize("method", ["dm", "idm"])
+def test_bf16_real_embeddings_build_a_close_set_and_record_it(method, digits, tmp_path, device):
+    sets = {}
+    for precision in ("fp32", "bf16"):
+        losses: list[float] = []
+        path = build("digits", method, 2, out=tmp_path / precision, real=digits, iterations=4, progress=False, device=device,
+                     real_precision=precision, on_iteration=lambda it, loss: losses.append(loss))
+        assert len(losses) == 4 and all(math.isfinite(v) for v in losses)
+        sets[precision] = load(path)
+    assert sets["fp32"].meta["real_precision"] == "float32"
+    assert sets["bf16"].meta["real_precision"] == "bfloat16"
+    a, b = sets["fp32"].images, sets["bf16"].images
+    assert not torch.equal(a, b)
+    assert ((a - b).norm() / a.norm()).item() < 0.05
+
+
+def test_fp32_real_precision_reproduces_the_float32_set(digits, tmp_path, device):
+    first = build("digits", "dm", 2, out=tmp_path / "a", real=digits, iterations=3, progress=False, device=device, real_precision="fp32")
+    again = build("digits", "dm", 2, out=tmp_path / "b", real=digits, iterations=3, progress=False, device=device, real_precision="fp32")
+    assert torch.equal(load(first).images, load(again).images)
+
+
+def test_bad_real_precision_is_refused_by_name(digits, tmp_path):
+    with pytest.raises(ValueError, match=r"'half'.*auto, bf16, fp32"):
+        build("digits", "dm", 2, out=tmp_path, real=digits, iterations=1, progress=False, real_precision="half")
+    result = CliRunner().invoke(main, ["build", "digits", "--method", "dm", "--ipc", "1", "--out", str(tmp_path),
+                                       "--real-precision", "half"])
+    assert result.exit_code == 2 and "'half' is not one of 'auto', 'bf16', 'fp32'" in result.output
