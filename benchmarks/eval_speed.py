@@ -1,11 +1,12 @@
 """Training K evaluation networks together versus one after another (same work), and peak memory.
 
     python benchmarks/eval_speed.py [--dataset digits|cifar10] [--models 10] [--epochs 20] [--repeats 3]
-                                    [--modes sequential,loop,vmap]
+                                    [--modes sequential:fp32,loop:fp32,loop:bf16,vmap:fp32]
 
-Runs on the embedded digits by default (no data needed); ``--dataset cifar10`` uses real CIFAR-10
+A mode is ``together[:precision]`` (`evaluate.TOGETHER_MODES`, `precision.PRECISIONS`; precision
+defaults to fp32, the papers' arithmetic). Runs on the embedded digits by default (no data needed); ``--dataset cifar10`` uses real CIFAR-10
 (../shared/data is unpacked automatically). Prints the median wall time of each mode and its ratio
-against the first mode (``sequential``: one network after another, as the papers' code does).
+against the first mode (``sequential:fp32``: one network after another, as the papers' code does).
 Peak memory is the process's max RSS growth during that mode's runs (the first mode pays the
 allocator's warm-up). Every mode trains the same networks on the same batches; the accuracy column
 shows whether a mode changed the result.
@@ -34,7 +35,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--modes", default="sequential,loop,vmap")
+    parser.add_argument("--modes", default="sequential:fp32,loop:fp32,loop:bf16,vmap:fp32")
     args = parser.parse_args()
     root = real_data_root(args.data_root) if args.dataset != "digits" else None
     real = load_source(args.dataset, root)
@@ -45,17 +46,19 @@ def main() -> None:
     print("| mode | median s | vs sequential | peak RSS growth MB | mean acc % |")
     print("|---|---|---|---|---|")
     base = None
-    for mode in args.modes.split(","):
+    for spec in args.modes.split(","):
+        mode, _, precision = spec.partition(":")
         times, rss_before = [], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         for r in range(args.repeats):
             t = time.perf_counter()
             result = train_and_test(images, labels, real, models=args.models, epochs=args.epochs, protocol="dsa",
-                                    together=mode, device=args.device, seed=r, progress=False)
+                                    together=mode, precision=precision or "fp32", device=args.device, seed=r,
+                                    progress=False)
             times.append(time.perf_counter() - t)
         grow = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
         med = median(times)
         base = base or med
-        print(f"| {mode} | {med:.2f} | {base / med:.2f}x | {grow:.0f} | {result['mean']:.1f} |", flush=True)
+        print(f"| {spec} | {med:.2f} | {base / med:.2f}x | {grow:.0f} | {result['mean']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -107,18 +107,24 @@ def time_ours(dataset: str, method: str, ipc: int, iterations: int, real, out: s
     return per_iteration(stamps, starts=False)
 
 
+def run_official(spec: Official, official_dir: Path, real: RealData, argv: list[str], data_root: Path,
+                 scratch: Path) -> list[float]:
+    """Run the official script with ``argv`` in ``scratch`` (where it writes its results); its iteration stamps."""
+    stamps_path = scratch / "stamps.json"
+    command = [sys.executable, str(HERE / "_official.py"), spec.family, str(official_dir / spec.repo), spec.script,
+               real.name, str(data_root), str(stamps_path), "--", *argv]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True)
+    if done.returncode != 0 or not stamps_path.exists():
+        raise RuntimeError(f"official {spec.script} failed:\n{done.stderr[-3000:]}")
+    return json.loads(stamps_path.read_text())
+
+
 def time_official(spec: Official, official_dir: Path, real: RealData, method: str, ipc: int, iterations: int,
                   config: dict[str, Any], data_root: Path) -> float:
     with tempfile.TemporaryDirectory() as scratch:
-        stamps_path = Path(scratch) / "stamps.json"
-        argv = spec.args(config, real, ipc, iterations)
-        command = [sys.executable, str(HERE / "_official.py"), spec.family, str(official_dir / spec.repo), spec.script,
-                   real.name, str(data_root), str(stamps_path), "--", *argv]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))}
-        done = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True)
-        if done.returncode != 0 or not stamps_path.exists():
-            raise RuntimeError(f"official {method} failed:\n{done.stderr[-3000:]}")
-        return per_iteration(json.loads(stamps_path.read_text()), starts=True)
+        stamps = run_official(spec, official_dir, real, spec.args(config, real, ipc, iterations), data_root, Path(scratch))
+        return per_iteration(stamps, starts=True)
 
 
 def main() -> None:

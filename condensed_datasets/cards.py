@@ -106,6 +106,8 @@ def _notes(s: LocalSet) -> str:
             notes.append(f"reduced evaluation: {e['epochs']} of {full} epochs")
         if str(e.get("device", "")).startswith("cpu"):
             notes.append("evaluated on CPU")
+        if e.get("precision", "float32") != "float32":
+            notes.append(f"evaluation networks computed in {e['precision']} (float32 weights)")
     return "; ".join(notes) or "-"
 
 

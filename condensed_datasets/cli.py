@@ -13,7 +13,7 @@ import click
 
 from . import __version__
 from .cli_errors import user_errors
-from .cli_options import data_root_option, device_option, real_precision_option, seed_option
+from .cli_options import data_root_option, device_option, eval_precision_option, real_precision_option, seed_option
 from .evaluate import TOGETHER_MODES, list_protocols
 from .nets import list_networks
 from .recipes import list_methods
@@ -95,11 +95,11 @@ def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, 
                      overrides={**parse_overrides(overrides), **({"variant": variant} if variant else {})},
                      checkpoint_minutes=checkpoint_minutes, amp=amp, real_precision=real_precision)
     if run_eval:
-        _evaluate_and_record(path, data_root, None, eval_models, eval_epochs, None, device, seed, quiet, "auto")
+        _evaluate_and_record(path, data_root, None, eval_models, eval_epochs, None, device, seed, quiet, "auto", "auto")
     click.echo(str(path))
 
 
-def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together) -> dict:
+def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together, precision) -> dict:
     """Evaluate the set at ``path`` and append the result to its ``eval.json``."""
     from pathlib import Path
 
@@ -114,7 +114,7 @@ def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device
     real = load_source(cset.dataset, data_root)
     kwargs = {"protocol": protocol} if protocol else {}
     result = evaluate(cset, real, arch=arch, models=models, epochs=epochs, device=device, seed=seed, together=together,
-                      progress=not quiet, **kwargs)
+                      precision=precision, progress=not quiet, **kwargs)
     result.update(method=cset.method, ipc=cset.ipc)
     record_evaluation(Path(path).parent, result)
     return result
@@ -130,17 +130,18 @@ def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device
 @click.option("--protocol", type=click.Choice(list_protocols()), default=None, help="Evaluation protocol (default: the set's method's).")
 @click.option("--together", type=click.Choice(TOGETHER_MODES), default="auto", show_default=True,
               help="How the networks share the process: vmap (stacked, CUDA's default), loop (interleaved steps, CPU's), sequential.")
+@eval_precision_option
 @device_option
 @seed_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def eval_(path: str, data_root: str | None, arch: str, models: int, epochs: int | None, protocol: str | None,
-          together: str, device: str, seed: int, as_json: bool, quiet: bool) -> None:
+          together: str, eval_precision: str, device: str, seed: int, as_json: bool, quiet: bool) -> None:
     """Train fresh networks on the set at PATH and test them on the real test split.
 
     The result is printed and appended to eval.json beside the set (what its card reports)."""
-    result = _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together)
+    result = _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together, eval_precision)
     if as_json:
         click.echo(json.dumps({**result, "path": str(path)}))
     else:

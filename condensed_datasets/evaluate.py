@@ -29,7 +29,7 @@ from .allocator import keep_freed_memory
 from .augment import DiffAugment, cutmix
 from .condensed_set import CondensedSet
 from .nets import get_network, has_batchnorm
-from .precision import chunk_size
+from .precision import chunk_size, precision_name, real_pass_network, resolve_precision
 from .registry import Registry
 from .dc_augment import DCAugment
 from .sources import RealData
@@ -147,6 +147,13 @@ class _StackedModels:
         """``[B, C, H, W]`` -> ``[K, B, classes]``, every model on the same batch."""
         return self._shared(self.params, self.buffers, x)
 
+    def tester(self, dtype: torch.dtype) -> Callable[[Tensor], Tensor]:
+        """``forward_shared`` in ``dtype`` (autocast: the stacked parameters stay float32)."""
+        def test(x: Tensor) -> Tensor:
+            with _compute_in(dtype, x.device):
+                return self.forward_shared(x).float()
+        return test
+
 
 class _ModelLoop:
     """The same interface over a plain list of models (BatchNorm nets, and the sequential baseline)."""
@@ -167,6 +174,12 @@ class _ModelLoop:
 
     def forward_shared(self, x: Tensor) -> Tensor:
         return torch.stack([m(x) for m in self.models])
+
+    def tester(self, dtype: torch.dtype) -> Callable[[Tensor], Tensor]:
+        """``forward_shared`` on copies of the models cast to ``dtype`` (bf16 pools as depthwise convolutions: on
+        CPU 1.7x faster than float32 for CIFAR test images, 1.3x faster than autocast)."""
+        nets = [real_pass_network(m, dtype) for m in self.models]
+        return lambda x: torch.stack([net(x.to(dtype)).float() for net in nets])
 
 
 TOGETHER_MODES = ("auto", "vmap", "loop", "sequential")
@@ -189,19 +202,28 @@ def _resolve_mode(together: str, device: torch.device) -> str:
     return together
 
 
+def _compute_in(dtype: torch.dtype, device: torch.device) -> torch.autocast:
+    # Entered around each forward, never around a loop: autocast caches its casts of leaf weights until the
+    # outermost autocast context exits, so one context around many optimiser steps would keep computing with
+    # the first step's weights (the networks then never learn). cache_enabled=False rules that out even when
+    # a caller's context is open around ours.
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32, cache_enabled=False)
+
+
 def _soft_or_hard_ce(logits: Tensor, targets: Tensor) -> Tensor:
-    return F.cross_entropy(logits, targets)  # float targets are probabilities (soft labels)
+    return F.cross_entropy(logits.float(), targets)  # float targets are probabilities (soft labels)
 
 
 @torch.no_grad()
-def _test_accuracies(group, real: RealData) -> list[float]:
+def _test_accuracies(group, real: RealData, dtype: torch.dtype) -> list[float]:
     group.train(False)
+    test = group.tester(dtype)
     batch = chunk_size(real.test_images)  # cache-sized activations (see `precision.chunk_size`)
     correct = torch.zeros(group.k, device=real.test_images.device)
     for start in range(0, len(real.test_labels), batch):
         x = real.test_images[start:start + batch]
         y = real.test_labels[start:start + batch]
-        correct += (group.forward_shared(x).argmax(-1) == y).sum(-1)
+        correct += (test(x).argmax(-1) == y).sum(-1)
     group.train(True)
     return (correct / len(real.test_labels) * 100).tolist()
 
@@ -209,7 +231,7 @@ def _test_accuracies(group, real: RealData) -> list[float]:
 def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str = "convnet", models: int = 5,
                    protocol: str = "dsa", epochs: int | None = None, device: str | torch.device = "cpu",
                    seed: int = 0, together: str = "auto", progress: bool = True,
-                   traits: SetTraits = SetTraits()) -> dict[str, Any]:
+                   traits: SetTraits = SetTraits(), precision: str = "auto") -> dict[str, Any]:
     """Train ``models`` fresh ``arch`` networks on ``(images, targets)`` and test them on ``real``.
 
     Args:
@@ -221,6 +243,9 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
             step), ``loop`` (one step of each network per batch, interleaved), ``sequential`` (one
             network after another) or ``auto`` (vmap on CUDA, loop on CPU).
         traits: the set's multi-formation factor and IPC, for protocols that depend on them (IDC).
+        precision: ``fp32`` (the papers), ``bf16`` (each training forward under bf16 autocast, float32 master
+            weights and loss; test passes on bf16 copies) or ``auto`` (bf16 on a CPU with AVX512-BF16, else
+            fp32; `precision.resolve_precision`). Recorded in the result.
 
     Returns:
         ``mean``, ``std`` (population std, %) and ``accuracies`` of the networks after the last epoch
@@ -231,6 +256,7 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
     proto = PROTOCOLS.get(protocol)
     device = torch.device(device)
     keep_freed_memory()
+    dtype = resolve_precision(precision, device)
     real = real.to(device)
     images, targets = images.detach().to(device), targets.detach().to(device)
     n_epochs = epochs if epochs is not None else full_epochs(protocol, real.name, real.num_classes, len(images))
@@ -248,8 +274,8 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
     for size in groups:
         group = _make_group(arch, real, size, device, mode)
         tests: list[list[float]] = []
-        _train_group(group, images, targets, real, proto, n_epochs, aug, cutmix_p, gen, bar,
-                     lambda epoch: tests.append(_test_accuracies(group, real)) if epoch in test_at else None)
+        _train_group(group, images, targets, real, proto, n_epochs, aug, cutmix_p, gen, bar, dtype,
+                     lambda epoch: tests.append(_test_accuracies(group, real, dtype)) if epoch in test_at else None)
         accuracies += tests[-1]
         periodic += [list(per_net) for per_net in zip(*tests)]
     bar.close()
@@ -261,6 +287,7 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
         "arch": arch, "protocol": protocol, "epochs": n_epochs, "models": models, "batch_size": proto.batch_size,
         "augmentation": repr(aug) if aug else None, "cutmix_p": cutmix_p, "train_images": len(images),
         "dataset": real.name, "device": str(device), "seed": seed, "together": mode,
+        "precision": precision_name(dtype),
         "seconds": round(time.perf_counter() - start, 2),
     }
 
@@ -280,7 +307,7 @@ def periodic_epochs(n_epochs: int) -> set[int]:
 
 
 def _train_group(group, images: Tensor, targets: Tensor, real: RealData, proto: Protocol, n_epochs: int,
-                 aug: Callable | None, cutmix_p: float, gen: torch.Generator, bar: tqdm,
+                 aug: Callable | None, cutmix_p: float, gen: torch.Generator, bar: tqdm, dtype: torch.dtype,
                  after_epoch: Callable[[int], None] = lambda epoch: None) -> None:
     def make_optimizer(lr: float) -> torch.optim.Optimizer:
         return torch.optim.SGD(group.parameters(), lr=lr, momentum=proto.momentum, weight_decay=proto.weight_decay)
@@ -310,7 +337,8 @@ def _train_group(group, images: Tensor, targets: Tensor, real: RealData, proto: 
                         mixed, perm, r = cutmix(xb[i], gen)
                         xb = xb.index_copy(0, torch.tensor([i], device=xb.device), mixed.unsqueeze(0))
                         mixes[i] = (perm, r)
-            logits = group.forward(xb)
+            with _compute_in(dtype, xb.device):
+                logits = group.forward(xb)
             loss = logits.new_zeros(())
             for i in range(k):
                 if mixes[i] is None:

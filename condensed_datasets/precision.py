@@ -1,15 +1,15 @@
-"""bfloat16 for the passes over *real* images whose results are targets, not learned.
+"""bfloat16 where a pass's numbers are targets or scores, not what is learned; float32 everywhere else.
 
 DM's and IDM's embeddings of real batches are computed without a graph and never differentiated.
 ``real_precision`` (`PRECISIONS`: ``auto``, bf16 on a CPU with AVX512-BF16 and float32 elsewhere, the
 GPU path not being measured; ``bf16``; ``fp32``, the reference behaviour) runs them on a copy of the
 network cast to bf16 (`real_pass_network`, `embed_real`), while every pass that carries gradients
-to the synthetic images stays float32.
+to the synthetic images stays float32. Evaluation (`evaluate.train_and_test`'s ``precision``, same
+choices) trains its networks' forwards under bf16 autocast, float32 weights and loss, and tests them on
+bf16 copies (`real_pass_network` again).
 
 Measured and left out (2-core AVX512-BF16 CPU): gradient matching's real gradients in bf16 (the
-bf16 backward was slower than float32, 690 vs 541 ms for 256 CIFAR images), and evaluation networks
-trained under bf16 autocast (a step 1.58x faster on CIFAR, but networks on digits did not learn:
-loss stayed at 2.34, test accuracy at chance).
+bf16 backward was slower than float32, 690 vs 541 ms for 256 CIFAR images).
 """
 
 from __future__ import annotations

@@ -38,6 +38,11 @@ def test_build_then_eval_on_digits(tmp_path):
     sequential = run("eval", path, "--models", "2", "--epochs", "2", "--together", "sequential", "--json", "--quiet")
     assert json.loads(sequential.output)["together"] == "sequential"
     assert run("eval", path, "--together", "threads").exit_code != 0
+    exact = run("eval", path, "--models", "1", "--epochs", "2", "--precision", "fp32", "--json", "--quiet")
+    assert json.loads(exact.output)["precision"] == "float32"
+    assert json.loads((tmp_path / "digits" / "random" / "ipc3" / "eval.json").read_text())[-1]["precision"] == "float32"
+    half = run("eval", path, "--precision", "fp16")
+    assert half.exit_code == 2 and "'fp16' is not one of 'auto', 'bf16', 'fp32'" in half.output
 
 
 def test_bad_choices_list_the_valid_ones(tmp_path):

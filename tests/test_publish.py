@@ -15,6 +15,7 @@ from PIL import Image
 from condensed_datasets import CondensedCIFAR10
 from condensed_datasets.cli import main
 from condensed_datasets.hub import list_sets
+from condensed_datasets.precision import cpu_has_native_bf16
 from condensed_datasets.publish import PushError, push
 from condensed_datasets.storage import load
 
@@ -97,6 +98,8 @@ def test_card_parses_and_its_snippet_runs(built, fake_hub, capsys):
     assert "| random | 3 | 30 | 30 |" in text.replace("[random](#random)", "random")
     assert "2 x convnet, 2 epochs" in text and "reduced evaluation: 2 of" in text and "evaluated on CPU" in text
     assert "reduced budget: 5 of 1000 iterations" in text
+    # --eval uses precision auto: bf16 evaluation networks on a CPU with AVX512-BF16, labelled as such
+    assert ("evaluation networks computed in bfloat16" in text) == cpu_has_native_bf16()
     assert "Krizhevsky" in text and "welling2009herding" in text
     snippet = re.search(r"```python\n(.*?)```", text, re.S).group(1)
     exec(compile(snippet, "card-snippet", "exec"), {})

@@ -1,4 +1,4 @@
-"""The CPU speed levers: the allocator setting, bf16 real embeddings, chunked passes, the per-iteration hook.
+"""The CPU speed levers: the allocator setting, bf16 real embeddings, bf16 evaluation, chunked passes, the per-iteration hook.
 
 Each lever must leave results where they were (float32 paths: the same numbers; bf16 paths: close to
 float32, with the precision recorded), and bad choices must be refused with the valid ones named.
@@ -19,6 +19,8 @@ from torch import nn
 from condensed_datasets.allocator import keep_freed_memory
 from condensed_datasets.build import build
 from condensed_datasets.cli import main
+from condensed_datasets.engine import real_init
+from condensed_datasets.evaluate import _ModelLoop, _StackedModels, train_and_test
 from condensed_datasets.nets import get_network
 from condensed_datasets.precision import (DepthwiseAvgPool, chunk_size, cpu_has_native_bf16, embed_real, real_pass_network,
                                           resolve_precision)
@@ -132,3 +134,39 @@ def test_bad_real_precision_is_refused_by_name(digits, tmp_path):
     result = CliRunner().invoke(main, ["build", "digits", "--method", "dm", "--ipc", "1", "--out", str(tmp_path),
                                        "--real-precision", "half"])
     assert result.exit_code == 2 and "'half' is not one of 'auto', 'bf16', 'fp32'" in result.output
+
+
+@pytest.mark.parametrize("together", ["loop", "vmap"])
+def test_bf16_evaluation_learns_like_fp32_even_inside_a_callers_autocast(digits, together, device):
+    # Regression: one autocast context around the whole training loop kept the first step's bf16 weights
+    # (autocast caches casts until its outermost context exits) and the networks stayed at chance.
+    images = real_init(digits, 10, torch.Generator().manual_seed(0)).to(device)
+    labels = torch.arange(10, device=device).repeat_interleave(10)
+    run = dict(models=2, epochs=40, protocol="dsa", together=together, progress=False, device=device)
+    fp32 = train_and_test(images, labels, digits, precision="fp32", **run)
+    with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):  # a caller's context, open around ours
+        bf16 = train_and_test(images, labels, digits, precision="bf16", **run)
+    assert (fp32["precision"], bf16["precision"]) == ("float32", "bfloat16")
+    assert bf16["mean"] > 50, bf16  # chance is 10 %
+    assert abs(bf16["mean"] - fp32["mean"]) < 10, (fp32["accuracies"], bf16["accuracies"])
+
+
+@pytest.mark.parametrize("group_kind", [_ModelLoop, _StackedModels])
+def test_bf16_test_passes_agree_with_fp32(digits, group_kind, device):
+    torch.manual_seed(0)
+    models = [get_network("convnet", 1, 10, (8, 8)).to(device) for _ in range(2)]
+    group = group_kind(models)
+    group.train(False)
+    x = digits.test_images[:400].to(device)
+    with torch.no_grad():
+        ref, fast = group.tester(torch.float32)(x), group.tester(torch.bfloat16)(x)
+    assert ref.shape == fast.shape == (2, 400, 10) and fast.dtype == torch.float32
+    assert torch.equal(ref, group.forward_shared(x))  # float32 testing is the model itself
+    assert (ref.argmax(-1) == fast.argmax(-1)).float().mean() > 0.95
+    assert not torch.equal(ref, fast)
+
+
+def test_evaluation_precision_is_refused_by_name(digits):
+    images, labels = digits.train_images[:20], digits.train_labels[:20]
+    with pytest.raises(ValueError, match=r"'fp16'.*auto, bf16, fp32"):
+        train_and_test(images, labels, digits, models=1, epochs=1, progress=False, precision="fp16")
