@@ -102,10 +102,11 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     return tensors, info
 
 
-def _run_identity(method: str, config: dict[str, Any], seed: int, state: "RecipeState") -> dict[str, Any]:
+def _run_identity(method: str, config: dict[str, Any], seed: int, state: "RecipeState",
+                  extra: dict[str, Any]) -> dict[str, Any]:
     """What binds a checkpoint to its run: a resume must match all of it."""
     return {"method": method, "config": json.loads(json.dumps(config)), "seed": seed,
-            "images_shape": list(state.images.shape)}
+            "images_shape": list(state.images.shape), **extra}
 
 
 def _check_same_run(path: Path, saved: dict[str, Any], current: dict[str, Any], ignores: tuple[str, ...]) -> None:
@@ -124,16 +125,17 @@ def _check_same_run(path: Path, saved: dict[str, Any], current: dict[str, Any], 
 
 def run_iterations(state: RecipeState, step: Callable[[int], float], total: int, run: RunOptions, method: str,
                    config: dict[str, Any], resume_ignores: tuple[str, ...] = (),
-                   on_restore: Callable[[], None] | None = None) -> None:
+                   on_restore: Callable[[], None] | None = None, identity: dict[str, Any] | None = None) -> None:
     """Call ``step(it)`` for iterations ``state.iteration .. total - 1`` with checkpoints, progress and a NaN guard.
 
     ``step`` returns the iteration's loss. With ``run.resume`` and an existing checkpoint the run
     continues from it (its method and config, except the keys in ``resume_ignores``, must match).
     A checkpoint is written every ``run.checkpoint_minutes`` and at the end. ``on_restore`` is
-    called after a checkpoint was loaded (to rebuild recipe objects from ``state.extra``).
+    called after a checkpoint was loaded (to rebuild recipe objects from ``state.extra``). ``identity``:
+    further run settings a resume must match (JSON values), e.g. the dtype of the real passes.
     """
     keep_freed_memory()
-    info = _run_identity(method, config, run.seed, state)
+    info = _run_identity(method, config, run.seed, state, identity or {})
     path = run.checkpoint
     if path is not None:
         remove_stale_temporaries(path)  # the run owns its checkpoint (one writer per set: see locks.set_lock)

@@ -67,7 +67,8 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
         state.optimizer.step()
         return float(loss.detach())
 
-    run_iterations(state, step, int(config["iterations"]), run, "dm", config, resume_ignores=("iterations",))
+    run_iterations(state, step, int(config["iterations"]), run, "dm", config, resume_ignores=("iterations",),
+                   identity={"real_precision": precision_name(real_dtype)})
     labels = class_major_labels(n_cls, ipc, device)
     return CondensedSet(images.detach(), labels, set_meta(real, "dm", ipc, config, run.seed, iterations_run=state.iteration,
                                                              real_precision=precision_name(real_dtype)))

@@ -170,3 +170,14 @@ def test_evaluation_precision_is_refused_by_name(digits):
     images, labels = digits.train_images[:20], digits.train_labels[:20]
     with pytest.raises(ValueError, match=r"'fp16'.*auto, bf16, fp32"):
         train_and_test(images, labels, digits, models=1, epochs=1, progress=False, precision="fp16")
+
+
+def test_a_resume_must_keep_the_real_precision(digits, tmp_path):
+    from condensed_datasets.checkpoint import CheckpointMismatchError
+
+    run = dict(out=tmp_path, real=digits, progress=False, checkpoint_minutes=0)
+    build("digits", "dm", 2, iterations=2, real_precision="fp32", **run)
+    with pytest.raises(CheckpointMismatchError, match="real_precision: checkpoint 'float32', this run 'bfloat16'"):
+        build("digits", "dm", 2, iterations=4, real_precision="bf16", resume=True, **run)
+    resumed = load(build("digits", "dm", 2, iterations=4, real_precision="fp32", resume=True, **run))
+    assert resumed.meta["iterations_run"] == 4 and resumed.meta["real_precision"] == "float32"
