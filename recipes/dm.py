@@ -41,6 +41,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
     batch_real = min(int(config["batch_real"]), real.min_class_count)
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=run.amp and device.type == "cuda")
     real_dtype = resolve_precision(run.real_precision, device)
+    recorded = {"real_precision": precision_name(real_dtype)}  # in the checkpoint's identity and the set's metadata
 
     def step(it: int) -> float:
         net = get_network(config["arch"], real.channels, n_cls, real.image_size).to(device)
@@ -68,10 +69,10 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
         return float(loss.detach())
 
     run_iterations(state, step, int(config["iterations"]), run, "dm", config, resume_ignores=("iterations",),
-                   identity={"real_precision": precision_name(real_dtype)})
+                   identity=recorded)
     labels = class_major_labels(n_cls, ipc, device)
     return CondensedSet(images.detach(), labels, set_meta(real, "dm", ipc, config, run.seed, iterations_run=state.iteration,
-                                                             real_precision=precision_name(real_dtype)))
+                                                             **recorded))
 
 
 register_method(Method(

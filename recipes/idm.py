@@ -120,6 +120,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
     aug = DiffAugment(config.get("dsa_strategy") or real.dsa_strategy)
     batch_real = min(int(config["batch_real"]), real.min_class_count)
     real_dtype = resolve_precision(run.real_precision, device)
+    recorded = {"real_precision": precision_name(real_dtype)}  # in the checkpoint's identity and the set's metadata
     queue = ModelQueue(lambda: get_network(config["arch"], real.channels, real.num_classes, real.image_size).to(device), config["n_max"])
     for _ in range(3):
         queue.push()
@@ -161,9 +162,9 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
         return total / (config["train_net_num"] * real.num_classes)
 
     run_iterations(state, step, int(config["iterations"]), run, "idm", config, resume_ignores=("iterations",),
-                   on_restore=lambda: queue.load_tensors(state.extra), identity={"real_precision": precision_name(real_dtype)})
+                   on_restore=lambda: queue.load_tensors(state.extra), identity=recorded)
     meta = set_meta(real, "idm", ipc, config, run.seed, iterations_run=state.iteration,
-                    queue_steps=[m.steps for m in queue.models], real_precision=precision_name(real_dtype))
+                    queue_steps=[m.steps for m in queue.models], **recorded)
     return CondensedSet(images.detach(), labels, meta, spec)
 
 
