@@ -42,13 +42,19 @@ MNIST_LIKE = ("mnist", "fashion-mnist", "digits")
 
 
 def mix_init(real: RealData, ipc: int, factor: int) -> torch.Tensor:
-    """Stored image j of class c holds real images k*ipc + j (k = 0..f^2-1, the first of the class) in its grid."""
+    """Stored image j of class c holds real images k*ipc + j (k = 0..f^2-1, the first of the class) in its grid.
+
+    The official ``init(..., 'mix')`` (`condense.py` l.63-66) takes the class's first ipc*f^2 images and
+    assumes the class has them; a class with fewer (digits at IPC 50 with f = 2: 200 of ~134) starts
+    over from its first image, so each real image appears at most ceil(ipc*f^2 / n) times.
+    """
     h, w = real.image_size
     rows = [h // factor + (1 if i < h % factor else 0) for i in range(factor)]
     cols = [w // factor + (1 if i < w % factor else 0) for i in range(factor)]
     out = torch.empty(real.num_classes * ipc, real.channels, h, w, device=real.train_images.device)
     for c in range(real.num_classes):
-        first = real.train_images[real.class_indices[c][: ipc * factor * factor]]
+        members = real.class_indices[c]
+        first = real.train_images[members[torch.arange(ipc * factor * factor) % len(members)]]
         for k in range(factor * factor):
             i, j = divmod(k, factor)
             top, left = sum(rows[:i]), sum(cols[:j])

@@ -267,6 +267,20 @@ def test_idc_init_places_the_first_real_images_in_the_grid(tiny):
     assert torch.equal(stored[1, :, 4:, :4], F.interpolate(first[5:6], size=(4, 4), mode="nearest")[0])
 
 
+def test_idc_init_cycles_through_a_class_smaller_than_its_grid(digits):
+    from torch.nn import functional as F
+
+    from condensed_datasets.recipes.idc import mix_init
+
+    small = digits.subset(3, seed=0)  # ipc 2 with f = 2 needs 8 images per class; each class has 3
+    stored = mix_init(small, 2, 2)
+    assert stored.shape == (20, *small.train_images.shape[1:])
+    for part, (rows, cols) in enumerate([(slice(0, 4), slice(0, 4)), (slice(0, 4), slice(4, 8)),
+                                         (slice(4, 8), slice(0, 4)), (slice(4, 8), slice(4, 8))]):
+        real = small.train_images[small.class_indices[0][(part * 2 + 1) % 3]].unsqueeze(0)  # image 1 holds real 2k+1 mod 3
+        assert torch.equal(stored[1, :, rows, cols], F.interpolate(real, size=(4, 4), mode="nearest")[0])
+
+
 def test_idm_queue_is_bounded_and_its_models_differ_in_age(tiny, tmp_path):
     overrides = {**FAST, "trained_bs": 16, "push_interval": 1, "n_max": 4, "model_train_steps": 2}
     path = build("digits", "idm", 1, out=tmp_path / "a", iterations=6, real=tiny, progress=False, device=DEVICE, overrides=overrides)
