@@ -131,6 +131,33 @@ def test_dc_scale_is_nearest_on_a_zero_canvas_and_rotate_fills_with_the_mean():
     assert any(abs(float(t[0, 0, 0]) - corner_fill) < 1e-4 for t in turned)  # expanded corners: the mean of means
 
 
+@pytest.mark.parametrize("side", [8, 28, 32])
+def test_dc_batched_rotate_and_scale_equal_torchvision_image_by_image(side):
+    from torch.nn import functional as F
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as TF
+
+    from condensed_datasets.dc_augment import rotate_batch, scale_batch
+
+    x = torch.randn(90, 3, side, side, generator=torch.Generator().manual_seed(side))
+    angles, fill = torch.arange(-45, 45), float(x.mean())  # every angle the reference draws
+    expected = []
+    for image, angle in zip(x, angles.tolist()):
+        turned = TF.rotate(image, angle, interpolation=InterpolationMode.BILINEAR, expand=True, fill=[fill] * 3)
+        top, left = (turned.shape[-2] - side) // 2, (turned.shape[-1] - side) // 2
+        expected.append(turned[:, top:top + side, left:left + side])
+    assert torch.allclose(rotate_batch(x, angles, fill), torch.stack(expected), atol=1e-6)
+    factors = 0.8 + 0.4 * torch.rand(90, 2, generator=torch.Generator().manual_seed(1))
+    expected = []
+    for image, (f0, f1) in zip(x, factors.tolist()):
+        sh, sw = int(f0 * side), int(f1 * side)
+        big = max(sh, sw, side)
+        canvas = image.new_zeros(3, big, big)
+        canvas[:, (big - sh) // 2:(big - sh) // 2 + sh, (big - sw) // 2:(big - sw) // 2 + sw] = F.interpolate(image[None], size=[sh, sw], mode="nearest")[0]
+        expected.append(canvas[:, (big - side) // 2:(big - side) // 2 + side, (big - side) // 2:(big - side) // 2 + side])
+    assert torch.equal(scale_batch(x, factors), torch.stack(expected))
+
+
 def test_dc_picks_one_op_per_image():
     x = torch.randn(200, 1, 28, 28)
     aug = DCAugment()
