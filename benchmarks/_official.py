@@ -1,29 +1,42 @@
 """Run one of the authors' condensation scripts unchanged, on the same real data as ours, and time its iterations.
 
-    python _official.py FAMILY REPO_DIR SCRIPT DATASET DATA_ROOT STAMPS_JSON -- SCRIPT_ARGS...
+    python _official.py FAMILY REPO_DIR SCRIPT DATASET DATA_ROOT STAMPS_JSON [--stop-after N] -- SCRIPT_ARGS...
 
-Only data loading is patched, at run time: the family's ``get_dataset`` returns the tensors our
-`load_source` reads (same images, same normalisation) instead of downloading them. The script's
-source is compiled from its own file with one line added: a time stamp at the top of its iteration
-loop (``for it in range(args.Iteration+1):``). STAMPS_JSON receives the stamps; iteration ``i`` took
-``stamps[i + 1] - stamps[i]``. Run from a scratch directory: the scripts write results where they run.
+Only data loading (and, for code that hard-codes CUDA, the device) is patched: the family's loader
+returns the tensors our `load_source` reads (same images, same normalisation) instead of downloading
+them. The script's source is compiled from its own file with one line added: a time stamp at the top
+of its iteration loop (VICO/IDM: ``for it in range(args.Iteration+1):``; IDC: ``for ot in
+range(args.inner_loop):``, one image update per class as our IDC iteration). STAMPS_JSON receives the
+stamps; iteration ``i`` took ``stamps[i + 1] - stamps[i]``. ``--stop-after N`` ends the run at the
+N-th stamp (IDC's loop runs ``niter * 100`` steps whatever is asked). IDC's repository calls
+``.cuda()`` and ``device='cuda'`` throughout: it runs from a temporary copy with those two spellings
+turned to the CPU's, nothing else changed. Run from a scratch directory: the scripts write results
+where they run.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
+import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from condensed_datasets.sources import load_source
 
-LOOP = re.compile(r"^(?P<indent>[ \t]*)for it in range\(args\.Iteration ?\+ ?1\):[ \t]*$", re.M)
+VICO_LOOP = re.compile(r"^(?P<indent>[ \t]*)for it in range\(args\.Iteration ?\+ ?1\):[ \t]*$", re.M)
+IDC_LOOP = re.compile(r"^(?P<indent>[ \t]*)for ot in range\(args\.inner_loop\):[ \t]*$", re.M)
 
+
+class StopTiming(BaseException):
+    """Raised at the ``--stop-after`` stamp (a BaseException, so the script's own ``except Exception`` lets it by)."""
 
 class _Pairs(Dataset):
     """(image tensor, int label) pairs, as the scripts index them."""
@@ -59,27 +72,86 @@ def _patch_idm(dataset: str, data_root: str) -> None:
     utils.get_dataset = lambda *args, **kwargs: (*_vico_tuple(dataset, data_root), None, None, None)
 
 
-FAMILIES = {"vico": _patch_vico, "idm": _patch_idm}
+class _PixelDataset(Dataset):
+    """A torchvision-dataset stand-in for IDC's ``load_resized_data``: [0, 1] pixels for training, normalised for test."""
+
+    def __init__(self, dataset: str, data_root: str, train: bool) -> None:
+        real = load_source(dataset, Path(data_root))
+        mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (real.mean, real.std))
+        self.images = real.train_images * std + mean if train else real.test_images
+        self.targets = (real.train_labels if train else real.test_labels).tolist()
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int):
+        return self.images[i], self.targets[i]
+
+
+def _patch_idc(dataset: str, data_root: str) -> None:
+    import numpy
+    from torchvision import datasets
+
+    numpy.int = int  # misc/utils.py rand_bbox calls np.int, removed in NumPy 1.24: the builtin it aliased
+
+    loader = lambda root, train=True, transform=None, **kwargs: _PixelDataset(dataset, data_root, train)  # noqa: E731
+    datasets.CIFAR10 = datasets.MNIST = loader
+
+
+def _cpu_copy(repo: Path, scratch: Path) -> Path:
+    """A copy of ``repo`` whose Python files say ``'cpu'`` / ``.cpu()`` where they said ``'cuda'`` / ``.cuda()``."""
+    copy = scratch / f"{repo.name}-cpu"
+    shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(".git"))
+    for path in copy.rglob("*.py"):
+        text = path.read_text()
+        path.write_text(text.replace(".cuda()", ".cpu()").replace("'cuda'", "'cpu'").replace('"cuda"', '"cpu"'))
+    return copy
+
+
+@dataclass(frozen=True)
+class Family:
+    patch: Callable[[str, str], None]
+    loop: re.Pattern
+    cpu_copy: bool = False
+
+
+FAMILIES = {"vico": Family(_patch_vico, VICO_LOOP), "idm": Family(_patch_idm, VICO_LOOP),
+            "idc": Family(_patch_idc, IDC_LOOP, cpu_copy=True)}
+
+
+def _stamp_code(indent: str, stop_after: int | None) -> str:
+    code = f"\n{indent}__stamps__.append(__time__.perf_counter())"
+    if stop_after is not None:
+        code += f"\n{indent}if len(__stamps__) >= {stop_after}: raise __stop__"
+    return code
 
 
 def main() -> None:
-    family, repo, script, dataset, data_root, stamps_path = sys.argv[1:7]
-    script_args = sys.argv[sys.argv.index("--") + 1:]
-    sys.path.insert(0, repo)
-    FAMILIES[family](dataset, data_root)
-    source = (Path(repo) / script).read_text()
-    loop = LOOP.search(source)
+    split = sys.argv.index("--")
+    parser = argparse.ArgumentParser()
+    for name in ("family", "repo", "script", "dataset", "data_root", "stamps"):
+        parser.add_argument(name)
+    parser.add_argument("--stop-after", type=int)
+    args = parser.parse_args(sys.argv[1:split])
+    family, script_args = FAMILIES[args.family], sys.argv[split + 1:]
+    repo = _cpu_copy(Path(args.repo), Path.cwd()) if family.cpu_copy else Path(args.repo)
+    sys.path.insert(0, str(repo))
+    family.patch(args.dataset, args.data_root)
+    source = (repo / args.script).read_text()
+    loop = family.loop.search(source)
     if loop is None:
-        raise SystemExit(f"{script}: no `for it in range(args.Iteration+1):` loop to time")
-    body_indent = loop["indent"] + " " * 4
-    source = source[:loop.end()] + f"\n{body_indent}__stamps__.append(__time__.perf_counter())" + source[loop.end():]
+        raise SystemExit(f"{args.script}: no `{family.loop.pattern}` loop to time")
+    source = source[:loop.end()] + _stamp_code(loop["indent"] + " " * 4, args.stop_after) + source[loop.end():]
     stamps: list[float] = []
-    sys.argv = [script, *script_args]
-    namespace = {"__name__": "__main__", "__file__": str(Path(repo) / script), "__stamps__": stamps, "__time__": time}
+    sys.argv = [args.script, *script_args]
+    namespace = {"__name__": "__main__", "__file__": str(repo / args.script), "__stamps__": stamps, "__time__": time,
+                 "__stop__": StopTiming}
     try:
-        exec(compile(source, str(Path(repo) / script), "exec"), namespace)
+        exec(compile(source, str(repo / args.script), "exec"), namespace)
+    except StopTiming:
+        pass
     finally:
-        Path(stamps_path).write_text(json.dumps(stamps))
+        Path(args.stamps).write_text(json.dumps(stamps))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Seconds per iteration of our recipes and of the authors' code, side by side, same config, same data.
 
-    python benchmarks/versus_official.py --official-dir DIR [--datasets cifar10,mnist] [--methods dm,dsa,dc,idm]
+    python benchmarks/versus_official.py --official-dir DIR [--datasets cifar10,mnist] [--methods dm,dsa,dc,idm,idc]
                                          [--ipc 10] [--repeats 2] [--iterations dm=6,...]
 
 DIR holds the authors' repositories, cloned by you (never part of this project):
-``DatasetCondensation`` (VICO-UoE: DC, DSA, DM) and ``IDM`` (uitrbn: IDM, CIFAR only; it imports
+``DatasetCondensation`` (VICO-UoE: DC, DSA, DM), ``Efficient-Dataset-Condensation`` (snu-mllab: IDC) and
+``IDM`` (uitrbn: IDM, CIFAR only; it imports
 ``torchnet``, ``kornia`` (with ``kornia_rs``) and ``matplotlib``: ``pip install --no-deps --target SITE`` them
 and put SITE on PYTHONPATH; torchnet imports ``visdom`` at import time, an empty ``visdom.py`` on
 PYTHONPATH suffices as IDM uses only ``torchnet.meter``). Their scripts run
@@ -49,6 +50,7 @@ class Official:
     script: str
     datasets: tuple[str, ...]
     args: Callable[[dict[str, Any], RealData, int, int], list[str]]  # (our config, real data, ipc, iterations) -> argv
+    stops_itself: bool = True  # False: its loop ignores the iteration count; _official.py stops it (--stop-after)
 
 
 def _common(config: dict[str, Any], real: RealData, ipc: int, iterations: int, strategy: str) -> list[str]:
@@ -79,13 +81,25 @@ def _idm(config, real, ipc, iterations):
             "--net_num", str(config["n_max"]), "--fetch_net_num", str(config["fetch_net_num"])]
 
 
+def _idc(config, real, ipc, iterations):
+    # snu-mllab/Efficient-Dataset-Condensation misc/reproduce.py + argument.py, with our config's values; --test skips
+    # its in-loop evaluations, --init mix is our mixed initialisation. One timed iteration = one `ot` step.
+    return ["--dataset", real.name, "--net_type", "convnet", "--depth", "3", "--ipc", str(ipc),
+            "--factor", str(config["factor"]), "--init", "mix", "--metric", config["metric"], "--lr_img", str(config["lr_img"]),
+            "--mom_img", str(config["mom_img"]), "--n_data", str(config["n_data"]), "--batch_real", str(config["batch_real"]),
+            "--batch_syn_max", str(config["batch_syn_max"]), "--inner_loop", str(config["inner_loop"]),
+            "--aug_type", config["aug_type"], "--lr", str(config["lr_net"]), "--weight-decay", str(config["wd_net"]),
+            "--niter", "2000", "--test", "--data_dir", "unused"]
+
+
 OFFICIAL = {
     "dm": Official("vico", "DatasetCondensation", "main_DM.py", ("cifar10", "mnist"), _dm),
     "dsa": Official("vico", "DatasetCondensation", "main.py", ("cifar10", "mnist"), _gradient_matching("dsa")),
     "dc": Official("vico", "DatasetCondensation", "main.py", ("cifar10", "mnist"), _gradient_matching("dc")),
     "idm": Official("idm", "IDM", "IDM_cifar10.py", ("cifar10",), _idm),
+    "idc": Official("idc", "Efficient-Dataset-Condensation", "condense.py", ("cifar10", "mnist"), _idc, stops_itself=False),
 }
-DEFAULT_ITERATIONS = {"dm": 6, "idm": 6, "dsa": 3, "dc": 3}
+DEFAULT_ITERATIONS = {"dm": 6, "idm": 6, "dsa": 3, "dc": 3, "idc": 6}
 
 
 def per_iteration(stamps: list[float], starts: bool) -> float:
@@ -108,11 +122,12 @@ def time_ours(dataset: str, method: str, ipc: int, iterations: int, real, out: s
 
 
 def run_official(spec: Official, official_dir: Path, real: RealData, argv: list[str], data_root: Path,
-                 scratch: Path) -> list[float]:
+                 scratch: Path, stop_after: int | None = None) -> list[float]:
     """Run the official script with ``argv`` in ``scratch`` (where it writes its results); its iteration stamps."""
     stamps_path = scratch / "stamps.json"
+    stop = ["--stop-after", str(stop_after)] if stop_after is not None else []
     command = [sys.executable, str(HERE / "_official.py"), spec.family, str(official_dir / spec.repo), spec.script,
-               real.name, str(data_root), str(stamps_path), "--", *argv]
+               real.name, str(data_root), str(stamps_path), *stop, "--", *argv]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True)
     if done.returncode != 0 or not stamps_path.exists():
@@ -123,7 +138,9 @@ def run_official(spec: Official, official_dir: Path, real: RealData, argv: list[
 def time_official(spec: Official, official_dir: Path, real: RealData, method: str, ipc: int, iterations: int,
                   config: dict[str, Any], data_root: Path) -> float:
     with tempfile.TemporaryDirectory() as scratch:
-        stamps = run_official(spec, official_dir, real, spec.args(config, real, ipc, iterations), data_root, Path(scratch))
+        stop_after = None if spec.stops_itself else iterations + 1  # as many loop starts as `--Iteration n` makes
+        stamps = run_official(spec, official_dir, real, spec.args(config, real, ipc, iterations), data_root, Path(scratch),
+                              stop_after)
         return per_iteration(stamps, starts=True)
 
 
@@ -132,7 +149,7 @@ def main() -> None:
     parser.add_argument("--official-dir", required=True, type=Path)
     parser.add_argument("--data-root")
     parser.add_argument("--datasets", default="cifar10,mnist")
-    parser.add_argument("--methods", default="dm,dsa,dc,idm")
+    parser.add_argument("--methods", default="dm,dsa,dc,idm,idc")
     parser.add_argument("--ipc", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--iterations", default="", help="per method, e.g. dm=6,dc=3 (timed: all but the first)")
