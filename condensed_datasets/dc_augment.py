@@ -86,7 +86,7 @@ def scale_batch(x: Tensor, factors: Tensor) -> Tensor:
     rows, valid_r = _nearest_rows(h, sizes[:, :1], side)
     cols, valid_c = _nearest_rows(w, sizes[:, 1:], side)
     picked = x.permute(0, 2, 3, 1)[torch.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
-    return picked * (valid_r[:, :, None] & valid_c[:, None, :]).unsqueeze(1).to(x.dtype)
+    return picked * (valid_r[:, :, None] & valid_c[:, None, :]).unsqueeze(1).to(x.device, x.dtype)
 
 
 def _nearest_rows(size: int, resized: Tensor, side: Tensor) -> tuple[Tensor, Tensor]:
