@@ -27,7 +27,13 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
                                "paper_std": entry.paper.std if entry.paper else None,
                                "paper_source": entry.paper.citation if entry.paper else None, "note": entry.note}
         if not path.is_file():
-            rows.append({**row, "state": "missing", "iterations_run": 0})
+            staged = read_evaluations(folder)  # a staged real-image set keeps its evaluations, not its file
+            if staged:
+                evaluation = staged[-1]
+                rows.append({**row, "state": "evaluated, file not staged", "iterations_run": None,
+                             "sha256": evaluation.get("set_sha256"), **_evaluation_cells(evaluation, entry)})
+            else:
+                rows.append({**row, "state": "missing", "iterations_run": 0})
             continue
         cset, sha256 = load(path), sha256_file(path)
         run = int(cset.meta.get("iterations_run", 0)) if budget is not None else None
@@ -36,17 +42,22 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
         row.update(state=("complete" if complete else "partial") + (", evaluated" if evaluation else ""), iterations_run=run,
                    device=cset.meta.get("built_on"), sha256=sha256)
         if evaluation:
-            row.update({f"eval_{k}": evaluation[k] for k in ("mean", "std", "protocol", "epochs", "models", "device")})
-            if entry.paper:
-                row["gap"] = round(evaluation["mean"] - entry.paper.mean, 2)
-                spread = max(evaluation["std"], entry.paper.std or 0.0)
-                row["gap_in_std"] = round(row["gap"] / spread, 1) if spread > 0 else None
+            row.update(_evaluation_cells(evaluation, entry))
         rows.append(row)
     return rows
 
 
+def _evaluation_cells(evaluation: dict[str, Any], entry: CollectionEntry) -> dict[str, Any]:
+    cells: dict[str, Any] = {f"eval_{k}": evaluation[k] for k in ("mean", "std", "protocol", "epochs", "models", "device")}
+    if entry.paper:
+        cells["gap"] = round(evaluation["mean"] - entry.paper.mean, 2)
+        spread = max(evaluation["std"], entry.paper.std or 0.0)
+        cells["gap_in_std"] = round(cells["gap"] / spread, 1) if spread > 0 else None
+    return cells
+
+
 def _cells(row: dict[str, Any]) -> dict[str, str]:
-    iterations = "-" if row["budget"] is None else f"{row.get('iterations_run') or 0}/{row['budget']}"
+    iterations = "-" if row["budget"] is None or row.get("iterations_run", 0) is None else f"{row.get('iterations_run') or 0}/{row['budget']}"
     has_eval = "eval_mean" in row
     gap = "-"
     if "gap" in row:

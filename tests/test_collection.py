@@ -126,6 +126,11 @@ def test_stage_copies_full_budget_sets_and_only_the_evaluations_of_real_images(t
         "condensed.safetensors", "eval.json", "preview.parquet", "preview.png"]
     assert sorted(p.name for p in (hub / "digits" / "random" / "ipc1").iterdir()) == ["eval.json"]  # real images stay home
     assert "dm" in (hub / "digits" / "README.md").read_text()
+    rows = {row["set"]: row for row in _status(hub)}  # the staged tree reads back, real-image sets by their evaluation
+    evaluated = json.loads((out / "digits" / "random" / "ipc1" / "eval.json").read_text())[-1]
+    assert rows["digits/random/1"]["state"] == "evaluated, file not staged"
+    assert rows["digits/random/1"]["eval_mean"] == evaluated["mean"] and rows["digits/random/1"]["sha256"] == evaluated["set_sha256"]
+    assert rows["digits/dm/1"]["state"] == "complete, evaluated"
 
 
 def _status(out: Path) -> list[dict]:
