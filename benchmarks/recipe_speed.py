@@ -1,10 +1,15 @@
-"""Seconds per iteration of each recipe on this machine, and DM's batched classes versus its per-class loop.
+"""Seconds per iteration of each recipe on this machine, DM's batched classes versus its per-class loop, and
+IDC's network update in fp32 versus bf16 autocast (``--train-precision``).
 
     python benchmarks/recipe_speed.py [--dataset cifar10|digits] [--data-root DIR] [--ipc 10] [--repeats 3]
+                                      [--methods dm,dsa,dc] [--idc-iterations 4]
+
+``--methods ''`` leaves out the first two tables.
 
 Each recipe runs with its published configuration (``dc``/``dsa`` iterations are long: one outer
 iteration holds all outer and inner loops). DM is timed twice with identical work, ``batched_classes``
-on and off, in the same process; the table gives the median of ``--repeats`` runs and the ratio.
+on and off, in the same process; IDC is timed with ``train_precision`` fp32 and bf16, interleaved, its
+first iteration (setup) left out; the tables give the median of ``--repeats`` runs and the ratio.
 """
 
 from __future__ import annotations
@@ -25,6 +30,14 @@ def time_build(real, dataset: str, method: str, ipc: int, iterations: int, overr
     return (time.perf_counter() - t) / iterations
 
 
+def seconds_per_iteration(real, dataset: str, method: str, ipc: int, iterations: int, out: str, **options) -> list[float]:
+    """Each iteration's seconds after the first (which carries the setup)."""
+    stamps: list[float] = []
+    build(dataset, method, ipc, out=out, real=real, iterations=iterations, progress=False,
+          on_iteration=lambda it, loss: stamps.append(time.perf_counter()), **options)
+    return [b - a for a, b in zip(stamps, stamps[1:])]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", default="cifar10")
@@ -32,23 +45,39 @@ def main() -> None:
     parser.add_argument("--ipc", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--methods", default="dm,dsa,dc")
+    parser.add_argument("--idc-iterations", type=int, default=4, help="IDC iterations per run (0: skip the IDC table)")
     args = parser.parse_args()
     real = load_source(args.dataset, None if args.dataset == "digits" else real_data_root(args.data_root))
     out = tempfile.mkdtemp()
     print(f"{args.dataset}, IPC {args.ipc}, published configs, CPU")
-    print("| recipe | iterations timed | median s / iteration |")
-    print("|---|---|---|")
-    for method in args.methods.split(","):
+    methods = [m for m in args.methods.split(",") if m]
+    if methods:
+        print("| recipe | iterations timed | median s / iteration |")
+        print("|---|---|---|")
+    for method in methods:
         iters = 5 if method == "dm" else 1
         times = [time_build(real, args.dataset, method, args.ipc, iters, {}, out) for _ in range(args.repeats if method == "dm" else 1)]
         print(f"| {method} | {iters} x {len(times)} | {median(times):.2f} |", flush=True)
-    print()
-    print("| DM classes | median s / iteration | speed-up |")
-    print("|---|---|---|")
-    loop = median([time_build(real, args.dataset, "dm", args.ipc, 5, {"batched_classes": False}, out) for _ in range(args.repeats)])
-    batched = median([time_build(real, args.dataset, "dm", args.ipc, 5, {"batched_classes": True}, out) for _ in range(args.repeats)])
-    print(f"| per-class loop (reference) | {loop:.3f} | 1.00x |")
-    print(f"| one forward for all classes | {batched:.3f} | {loop / batched:.2f}x |")
+    if "dm" in methods:
+        print()
+        print("| DM classes | median s / iteration | speed-up |")
+        print("|---|---|---|")
+        loop = median([time_build(real, args.dataset, "dm", args.ipc, 5, {"batched_classes": False}, out) for _ in range(args.repeats)])
+        batched = median([time_build(real, args.dataset, "dm", args.ipc, 5, {"batched_classes": True}, out) for _ in range(args.repeats)])
+        print(f"| per-class loop (reference) | {loop:.3f} | 1.00x |")
+        print(f"| one forward for all classes | {batched:.3f} | {loop / batched:.2f}x |")
+    if args.idc_iterations:
+        print()
+        print("| IDC network update | median s / iteration | speed-up |")
+        print("|---|---|---|")
+        runs: dict[str, list[float]] = {"fp32": [], "bf16": []}
+        for repeat in range(args.repeats):
+            for precision in runs:
+                runs[precision] += seconds_per_iteration(real, args.dataset, "idc", args.ipc, args.idc_iterations,
+                                                         f"{out}/idc-{precision}-{repeat}", train_precision=precision)
+        fp32, bf16 = median(runs["fp32"]), median(runs["bf16"])
+        print(f"| fp32 (reference) | {fp32:.2f} | 1.00x |")
+        print(f"| bf16 autocast | {bf16:.2f} | {fp32 / bf16:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -146,7 +146,9 @@ class SampledAugmentation:
     def __call__(self, x: Tensor) -> Tensor:
         for name, params in self.steps:
             x = OPS.get(name).apply(x, params)
-        return x
+        # crop's gather comes out channels-last; on CPU a ConvNet then runs its GroupNorm (instance norm)
+        # and ReLU backward on that layout several times slower (see `benchmarks/recipe_speed.py`)
+        return x.contiguous()
 
 
 COMPOSITIONS = ("single", "idc")

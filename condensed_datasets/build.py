@@ -31,13 +31,15 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
           iterations: int | None = None, device: str = "cpu", seed: int = 0, download: bool = False,
           progress: bool = True, resume: bool = False, overrides: dict[str, Any] | None = None,
           real: RealData | None = None, checkpoint_minutes: float = 5.0, amp: bool = False,
-          real_precision: str = "auto", on_iteration: Callable[[int, float], None] | None = None) -> Path:
+          real_precision: str = "auto", train_precision: str = "fp32",
+          on_iteration: Callable[[int, float], None] | None = None) -> Path:
     """Condense ``dataset`` with ``method`` at ``ipc`` images per class and write the set.
 
     Returns the path of ``OUT/<dataset>/<method>/ipc<N>/condensed.safetensors``. ``iterations``
     shortens (or lengthens) the run; ``resume`` continues from the checkpoint in the same folder;
     ``overrides`` replace hyperparameters of the recipe's published config; ``real_precision``
-    is the dtype of DM's and IDM's real-image embeddings (see `precision`); ``on_iteration``
+    is the dtype of DM's and IDM's real-image embeddings, ``train_precision`` the arithmetic of a recipe's
+    network training on real batches (see `precision`); ``on_iteration``
     is called as ``on_iteration(iteration, loss)`` after every iteration.
     """
     from .recipes import get_method
@@ -49,6 +51,7 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     check_device(device)
     check_seed(seed)
     check_precision(real_precision)
+    check_precision(train_precision)
     if iterations is not None and not spec.iterations_key:
         raise ValueError(f"{method} has no iterations (it selects real images); drop --iterations")
     folder = check_folder(set_dir(out, dataset, method, ipc))
@@ -65,7 +68,7 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     with set_lock(folder):  # one writer per set: a second build of it is refused, never mixed in
         run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / CHECKPOINT_FILENAME,
                          resume=resume, checkpoint_minutes=checkpoint_minutes, amp=amp,
-                         real_precision=real_precision, on_iteration=on_iteration)
+                         real_precision=real_precision, train_precision=train_precision, on_iteration=on_iteration)
         cset = spec.condense(real.to(device), ipc, config, run)
         cset.meta["built_on"] = torch.device(device).type
         path = folder / SET_FILENAME

@@ -10,6 +10,7 @@ import torch
 from torch import Generator, Tensor
 from torch.nn import functional as F
 
+from .precision import compute_in
 from .sources import RealData
 
 
@@ -35,6 +36,8 @@ class RunOptions:
         checkpoint_minutes: how often to checkpoint.
         amp: bfloat16 autocast on CUDA where a recipe supports it.
         real_precision: dtype of the real-image embeddings that carry no gradient (`precision.PRECISIONS`).
+        train_precision: arithmetic of the networks' training steps on real batches inside a recipe
+            (IDC's network update): ``fp32`` (the reference) or bf16 autocast (`precision.PRECISIONS`).
         on_iteration: called as ``on_iteration(iteration, loss)`` after every iteration (logging, timing).
     """
 
@@ -46,6 +49,7 @@ class RunOptions:
     checkpoint_minutes: float = 5.0
     amp: bool = False
     real_precision: str = "auto"
+    train_precision: str = "fp32"
     on_iteration: Callable[[int, float], None] | None = None
 
     @property
@@ -102,11 +106,14 @@ class TrainStats:
 
 def train_on_real(net: torch.nn.Module, real: RealData, steps: int, generator: Generator, batch: int = 256,
                   lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 5e-4, augment=None,
-                  cutmix_p: float = 0.0, optimizer: torch.optim.Optimizer | None = None) -> TrainStats:
+                  cutmix_p: float = 0.0, optimizer: torch.optim.Optimizer | None = None,
+                  dtype: torch.dtype = torch.float32) -> TrainStats:
     """Train ``net`` for ``steps`` SGD steps of cross-entropy on random real batches.
 
     ``augment`` (e.g. a `DiffAugment`) is called as ``augment(x, generator)`` on every batch; with
     probability ``cutmix_p`` a batch is also CutMix-ed. Pass ``optimizer`` to keep momentum across calls.
+    ``dtype`` other than float32 runs each forward under autocast (`precision.compute_in`): float32
+    weights, optimiser and loss.
     """
     from .augment import cutmix
 
@@ -121,10 +128,12 @@ def train_on_real(net: torch.nn.Module, real: RealData, steps: int, generator: G
             x = augment(x, generator)
         if cutmix_p > 0 and float(torch.rand(1, generator=generator)) < cutmix_p:
             x, perm, r = cutmix(x, generator)
-            out = net(x)
+            with compute_in(dtype, x.device):
+                out = net(x).float()
             loss = r * F.cross_entropy(out, y) + (1 - r) * F.cross_entropy(out, y[perm])
         else:
-            out = net(x)
+            with compute_in(dtype, x.device):
+                out = net(x).float()
             loss = F.cross_entropy(out, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

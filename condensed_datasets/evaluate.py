@@ -29,7 +29,7 @@ from .allocator import keep_freed_memory
 from .augment import DiffAugment, cutmix
 from .condensed_set import CondensedSet
 from .nets import get_network, has_batchnorm
-from .precision import chunk_size, precision_name, real_pass_network, resolve_precision
+from .precision import chunk_size, compute_in, precision_name, real_pass_network, resolve_precision
 from .registry import Registry
 from .dc_augment import DCAugment
 from .sources import RealData
@@ -150,7 +150,7 @@ class _StackedModels:
     def tester(self, dtype: torch.dtype) -> Callable[[Tensor], Tensor]:
         """``forward_shared`` in ``dtype`` (autocast: the stacked parameters stay float32)."""
         def test(x: Tensor) -> Tensor:
-            with _compute_in(dtype, x.device):
+            with compute_in(dtype, x.device):
                 return self.forward_shared(x).float()
         return test
 
@@ -200,14 +200,6 @@ def _resolve_mode(together: str, device: torch.device) -> str:
     if together == "auto":
         return "vmap" if device.type == "cuda" else "loop"
     return together
-
-
-def _compute_in(dtype: torch.dtype, device: torch.device) -> torch.autocast:
-    # Entered around each forward, never around a loop: autocast caches its casts of leaf weights until the
-    # outermost autocast context exits, so one context around many optimiser steps would keep computing with
-    # the first step's weights (the networks then never learn). cache_enabled=False rules that out even when
-    # a caller's context is open around ours.
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32, cache_enabled=False)
 
 
 def _soft_or_hard_ce(logits: Tensor, targets: Tensor) -> Tensor:
@@ -337,7 +329,7 @@ def _train_group(group, images: Tensor, targets: Tensor, real: RealData, proto: 
                         mixed, perm, r = cutmix(xb[i], gen)
                         xb = xb.index_copy(0, torch.tensor([i], device=xb.device), mixed.unsqueeze(0))
                         mixes[i] = (perm, r)
-            with _compute_in(dtype, xb.device):
+            with compute_in(dtype, xb.device):
                 logits = group.forward(xb)
             loss = logits.new_zeros(())
             for i in range(k):

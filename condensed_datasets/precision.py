@@ -42,6 +42,17 @@ def resolve_precision(choice: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if choice == "bf16" else torch.float32
 
 
+def compute_in(dtype: torch.dtype, device: torch.device) -> torch.autocast:
+    """Autocast to ``dtype`` (a no-op for float32), entered around each forward of a training step.
+
+    Never around a loop: autocast caches its casts of leaf weights until the outermost autocast context
+    exits, so one context around many optimiser steps would keep computing with the first step's weights
+    (the networks then never learn). ``cache_enabled=False`` rules that out even when a caller's context
+    is open around ours.
+    """
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32, cache_enabled=False)
+
+
 class DepthwiseAvgPool(nn.Module):
     """2x2 / stride 2 average pooling as a depthwise convolution with weights 1/4: the same function, and on
     CPU in bfloat16 faster than ``avg_pool2d``'s NCHW kernel (measured: 256 x 128 x 16 x 16, 4.0 vs 8.7 ms; a

@@ -181,3 +181,33 @@ def test_a_resume_must_keep_the_real_precision(digits, tmp_path):
         build("digits", "dm", 2, iterations=4, real_precision="bf16", resume=True, **run)
     resumed = load(build("digits", "dm", 2, iterations=4, real_precision="fp32", resume=True, **run))
     assert resumed.meta["iterations_run"] == 4 and resumed.meta["real_precision"] == "float32"
+
+
+def test_bf16_network_training_on_real_batches_learns_in_float32_weights(digits, device):
+    from condensed_datasets.engine import train_on_real
+
+    stats, nets = {}, {}
+    for dtype in (torch.float32, torch.bfloat16):
+        torch.manual_seed(0)
+        nets[dtype] = get_network("convnet", 1, 10, (8, 8)).to(device)
+        stats[dtype] = train_on_real(nets[dtype], digits.to(device), 60, torch.Generator().manual_seed(0), batch=64, dtype=dtype)
+    assert all(p.dtype == torch.float32 for p in nets[torch.bfloat16].parameters())
+    assert stats[torch.bfloat16].accuracy > 50 and abs(stats[torch.bfloat16].accuracy - stats[torch.float32].accuracy) < 10
+    assert not torch.equal(nets[torch.float32].classifier.weight, nets[torch.bfloat16].classifier.weight)  # autocast was on
+
+
+def test_idc_train_precision_is_recorded_refused_by_name_and_kept_on_resume(digits, tmp_path):
+    from condensed_datasets.checkpoint import CheckpointMismatchError
+
+    run = dict(real=digits, progress=False, checkpoint_minutes=0, overrides={"inner_loop": 2})
+    fp32 = load(build("digits", "idc-i", 1, out=tmp_path / "a", iterations=2, **run))
+    bf16 = load(build("digits", "idc-i", 1, out=tmp_path / "b", iterations=2, train_precision="bf16", **run))
+    assert "train_precision" not in fp32.meta and bf16.meta["train_precision"] == "bfloat16"
+    assert not torch.equal(fp32.images, bf16.images)
+    with pytest.raises(CheckpointMismatchError, match="train_precision: checkpoint None, this run 'bfloat16'"):
+        build("digits", "idc-i", 1, out=tmp_path / "a", iterations=3, train_precision="bf16", resume=True, **run)
+    with pytest.raises(ValueError, match=r"'half'.*auto, bf16, fp32"):
+        build("digits", "idc-i", 1, out=tmp_path / "c", iterations=1, train_precision="half", **run)
+    result = CliRunner().invoke(main, ["build", "digits", "--method", "idc", "--ipc", "1", "--out", str(tmp_path / "d"),
+                                       "--train-precision", "half"])
+    assert result.exit_code == 2 and "'half' is not one of 'auto', 'bf16', 'fp32'" in result.output
