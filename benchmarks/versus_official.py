@@ -114,9 +114,11 @@ def per_iteration(stamps: list[float], starts: bool) -> float:
     return statistics.fmean(gaps)
 
 
-def time_ours(dataset: str, method: str, ipc: int, iterations: int, real, out: str, real_precision: str) -> float:
+def time_ours(dataset: str, method: str, ipc: int, iterations: int, real, out: str, real_precision: str,
+              train_precision: str) -> float:
     stamps: list[float] = []
     build(dataset, method, ipc, out=out, real=real, iterations=iterations, progress=False, real_precision=real_precision,
+          train_precision=train_precision,
           on_iteration=lambda it, loss: stamps.append(time.perf_counter()))
     return per_iteration(stamps, starts=False)
 
@@ -154,11 +156,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--iterations", default="", help="per method, e.g. dm=6,dc=3 (timed: all but the first)")
     parser.add_argument("--real-precision", default="auto", help="ours: dtype of the real-image passes (auto|bf16|fp32)")
+    parser.add_argument("--train-precision", default="fp32", help="ours: arithmetic of IDC's network update (auto|bf16|fp32)")
     args = parser.parse_args()
     iterations = {**DEFAULT_ITERATIONS, **{k: int(v) for k, v in (p.split("=") for p in args.iterations.split(",") if p)}}
     root = real_data_root(args.data_root)
     out = tempfile.mkdtemp()
-    print(f"IPC {args.ipc}, published configs, CPU, real precision {args.real_precision}; median of {args.repeats} "
+    print(f"IPC {args.ipc}, published configs, CPU, real precision {args.real_precision}, train precision {args.train_precision}; median of {args.repeats} "
           "interleaved runs (ours, official, ...), first iteration of each run excluded")
     print("| dataset | method | iterations timed | ours s/it | official s/it | official / ours |")
     print("|---|---|---|---|---|---|")
@@ -172,7 +175,8 @@ def main() -> None:
             n = iterations[method]
             ours, theirs = [], []
             for _ in range(args.repeats):
-                ours.append(time_ours(dataset, method, args.ipc, n, real, out, args.real_precision))
+                ours.append(time_ours(dataset, method, args.ipc, n, real, out, args.real_precision,
+                                          args.train_precision))
                 theirs.append(time_official(spec, args.official_dir, real, method, args.ipc, n, config, root))
             o, t = median(ours), median(theirs)
             print(f"| {dataset} | {method} | {n - 1} x {args.repeats} | {o:.2f} | {t:.2f} | {t / o:.2f}x |", flush=True)
