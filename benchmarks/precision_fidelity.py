@@ -1,12 +1,14 @@
 """Accuracy with the bf16 levers on versus off, on real data: does a lever change results?
 
-    python benchmarks/precision_fidelity.py [--data-root DIR] [--levers real,eval] [--dm-iterations 200]
-                                            [--models 5] [--epochs 300]
+    python benchmarks/precision_fidelity.py [--data-root DIR] [--levers real,eval,train] [--dm-iterations 200]
+                                            [--idc-iterations 100] [--models 5] [--epochs 300]
 
 DM on CIFAR-10 at IPC 10. ``real``: the set built with ``real_precision`` fp32 and bf16 (same seed,
 same iterations), both evaluated identically in float32 (protocol, epochs, model count, evaluation
 seed). ``eval``: the fp32-built set evaluated with ``precision`` fp32 and bf16 (same networks' seeds,
-batches and augmentation draws). A difference is within noise when it is smaller than the larger of
+batches and augmentation draws). ``train``: IDC-I on CIFAR-10 at IPC 10 built with ``train_precision``
+fp32 and bf16 (its network update on real batches), both evaluated identically (``--eval-precision``,
+default fp32). A difference is within noise when it is smaller than the larger of
 the two std over evaluation models.
 The allocator lever (`allocator.keep_freed_memory`) changes no number (a test builds a set with it on
 and off and compares the bytes) and is on in both rows.
@@ -38,6 +40,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root")
     parser.add_argument("--levers", default="real,eval")
+    parser.add_argument("--idc-iterations", type=int, default=100)
+    parser.add_argument("--eval-precision", default="fp32", help="evaluation arithmetic of the train lever's two sets")
     parser.add_argument("--dm-iterations", type=int, default=200)
     parser.add_argument("--models", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=300)
@@ -50,7 +54,7 @@ def main() -> None:
     print(f"{args.models} models x {args.epochs} epochs per evaluation; DM {args.dm_iterations} iterations")
     print("| lever | off (fp32) | on (bf16) | difference | seconds off / on |\n|---|---|---|---|---|")
     sets = {}
-    for precision in ("fp32", "bf16") if "real" in levers else ("fp32",):
+    for precision in ("fp32", "bf16") if "real" in levers else ("fp32",) if "eval" in levers else ():
         start = time.perf_counter()
         path = build("cifar10", "dm", 10, out=f"{out}/{precision}", real=cifar, iterations=args.dm_iterations,
                      progress=False, real_precision=precision)
@@ -62,6 +66,16 @@ def main() -> None:
     if "eval" in levers:
         off, on = (evaluate(sets["fp32"][0], cifar, precision=p, **ev) for p in ("fp32", "bf16"))
         print(_row("the same set's evaluation (evaluation s)", off, on), flush=True)
+    if "train" in levers:
+        idc = {}
+        for precision in ("fp32", "bf16"):
+            start = time.perf_counter()
+            path = build("cifar10", "idc-i", 10, out=f"{out}/idc-{precision}", real=cifar, iterations=args.idc_iterations,
+                         progress=False, train_precision=precision)
+            idc[precision] = (load(path), time.perf_counter() - start)
+        off, on = (evaluate(idc[p][0], cifar, **{**ev, "precision": args.eval_precision}) for p in ("fp32", "bf16"))
+        off["seconds"], on["seconds"] = idc["fp32"][1], idc["bf16"][1]
+        print(_row(f"IDC-I CIFAR-10 IPC 10 ({args.idc_iterations} it.), network update (build s)", off, on), flush=True)
 
 if __name__ == "__main__":
     main()
