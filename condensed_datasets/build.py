@@ -31,7 +31,7 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
           iterations: int | None = None, device: str = "cpu", seed: int = 0, download: bool = False,
           progress: bool = True, resume: bool = False, overrides: dict[str, Any] | None = None,
           real: RealData | None = None, checkpoint_minutes: float = 5.0, amp: bool = False,
-          real_precision: str = "auto", train_precision: str = "fp32",
+          real_precision: str = "auto", train_precision: str = "auto",
           on_iteration: Callable[[int, float], None] | None = None) -> Path:
     """Condense ``dataset`` with ``method`` at ``ipc`` images per class and write the set.
 

@@ -37,7 +37,8 @@ class RunOptions:
         amp: bfloat16 autocast on CUDA where a recipe supports it.
         real_precision: dtype of the real-image embeddings that carry no gradient (`precision.PRECISIONS`).
         train_precision: arithmetic of the networks' training steps on real batches inside a recipe
-            (IDC's network update): ``fp32`` (the reference) or bf16 autocast (`precision.PRECISIONS`).
+            (IDC's network update): ``fp32`` (the reference) or bf16 autocast; ``auto`` picks bf16 on a CPU
+            with AVX512-BF16 (`precision.PRECISIONS`).
         on_iteration: called as ``on_iteration(iteration, loss)`` after every iteration (logging, timing).
     """
 
@@ -49,7 +50,7 @@ class RunOptions:
     checkpoint_minutes: float = 5.0
     amp: bool = False
     real_precision: str = "auto"
-    train_precision: str = "fp32"
+    train_precision: str = "auto"
     on_iteration: Callable[[int, float], None] | None = None
 
     @property

@@ -200,7 +200,7 @@ def test_idc_train_precision_is_recorded_refused_by_name_and_kept_on_resume(digi
     from condensed_datasets.checkpoint import CheckpointMismatchError
 
     run = dict(real=digits, progress=False, checkpoint_minutes=0, overrides={"inner_loop": 2})
-    fp32 = load(build("digits", "idc-i", 1, out=tmp_path / "a", iterations=2, **run))
+    fp32 = load(build("digits", "idc-i", 1, out=tmp_path / "a", iterations=2, train_precision="fp32", **run))
     bf16 = load(build("digits", "idc-i", 1, out=tmp_path / "b", iterations=2, train_precision="bf16", **run))
     assert "train_precision" not in fp32.meta and bf16.meta["train_precision"] == "bfloat16"
     assert not torch.equal(fp32.images, bf16.images)
