@@ -10,13 +10,17 @@ range(args.inner_loop):``, one image update per class as our IDC iteration). STA
 stamps; iteration ``i`` took ``stamps[i + 1] - stamps[i]``. ``--stop-after N`` ends the run at the
 N-th stamp (IDC's loop runs ``niter * 100`` steps whatever is asked). IDC's repository calls
 ``.cuda()`` and ``device='cuda'`` throughout: it runs from a temporary copy with those two spellings
-turned to the CPU's, nothing else changed. Run from a scratch directory: the scripts write results
-where they run.
+turned to the CPU's, nothing else changed. VICO's ``networks.py`` is loaded with one compatibility fix:
+``.view(x.size(0), -1)`` of a feature map reads ``.reshape(...)`` (the same values; under torch 2 their DSA
+crop hands a channels-last tensor on, which ``view`` refuses for MNIST's 3x3 feature maps — the script
+crashed there; ``reshape`` is ``view`` wherever the tensor is contiguous, so CIFAR-10 runs the same code).
+Run from a scratch directory: the scripts write results where they run.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import shutil
@@ -59,7 +63,21 @@ def _vico_tuple(dataset: str, data_root: str) -> tuple:
             train, test, DataLoader(test, batch_size=256, shuffle=False, num_workers=0))
 
 
+VIEW_OF_BATCH = re.compile(r"\.view\((\w+)\.size\(0\), -1\)")
+
+
+def _load_with_reshape(module: str) -> None:
+    """Import ``module`` (from sys.path) with every ``.view(x.size(0), -1)`` read as ``.reshape(x.size(0), -1)``."""
+    spec = importlib.util.find_spec(module)
+    path = Path(spec.origin)
+    code = compile(VIEW_OF_BATCH.sub(r".reshape(\1.size(0), -1)", path.read_text()), str(path), "exec")
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[module] = loaded
+    exec(code, loaded.__dict__)
+
+
 def _patch_vico(dataset: str, data_root: str) -> None:
+    _load_with_reshape("networks")  # before utils, which imports it
     import utils
 
     utils.get_dataset = lambda *args, **kwargs: _vico_tuple(dataset, data_root)

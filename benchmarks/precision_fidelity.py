@@ -1,14 +1,15 @@
 """Accuracy with the bf16 levers on versus off, on real data: does a lever change results?
 
     python benchmarks/precision_fidelity.py [--data-root DIR] [--levers real,eval,train] [--dm-iterations 200]
-                                            [--idc-iterations 100] [--models 5] [--epochs 300]
+                                            [--train-sets cifar10/idc-i/10:100,digits/dc/10:30] [--seed 0]
+                                            [--models 5] [--epochs 300]
 
 DM on CIFAR-10 at IPC 10. ``real``: the set built with ``real_precision`` fp32 and bf16 (same seed,
 same iterations), both evaluated identically in float32 (protocol, epochs, model count, evaluation
 seed). ``eval``: the fp32-built set evaluated with ``precision`` fp32 and bf16 (same networks' seeds,
-batches and augmentation draws). ``train``: IDC-I on CIFAR-10 at IPC 10 built with ``train_precision``
-fp32 and bf16 (its network update on real batches), both evaluated identically (``--eval-precision``,
-default fp32). A difference is within noise when it is smaller than the larger of
+batches and augmentation draws). ``train``: each of ``--train-sets`` (``DATASET/METHOD/IPC:ITERATIONS``) built with
+``train_precision`` fp32 and bf16 (IDC's network update on real batches, the inner loop of DC, DSA and
+DCMG), both evaluated identically with the method's protocol (``--eval-precision``, default fp32). A difference is within noise when it is smaller than the larger of
 the two std over evaluation models.
 The allocator lever (`allocator.keep_freed_memory`) changes no number (a test builds a set with it on
 and off and compares the bytes) and is on in both rows.
@@ -40,9 +41,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root")
     parser.add_argument("--levers", default="real,eval")
-    parser.add_argument("--idc-iterations", type=int, default=100)
+    parser.add_argument("--train-sets", default="cifar10/idc-i/10:100", help="DATASET/METHOD/IPC:ITERATIONS,...")
     parser.add_argument("--eval-precision", default="fp32", help="evaluation arithmetic of the train lever's two sets")
     parser.add_argument("--dm-iterations", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the train lever's builds")
     parser.add_argument("--models", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=300)
     args = parser.parse_args()
@@ -66,16 +68,19 @@ def main() -> None:
     if "eval" in levers:
         off, on = (evaluate(sets["fp32"][0], cifar, precision=p, **ev) for p in ("fp32", "bf16"))
         print(_row("the same set's evaluation (evaluation s)", off, on), flush=True)
-    if "train" in levers:
-        idc = {}
+    for spec in args.train_sets.split(",") if "train" in levers else ():
+        name, iterations = spec.split(":")
+        dataset, method, ipc = name.split("/")
+        real = cifar if dataset == "cifar10" else load_source(dataset, None if dataset == "digits" else root)
+        built = {}
         for precision in ("fp32", "bf16"):
             start = time.perf_counter()
-            path = build("cifar10", "idc-i", 10, out=f"{out}/idc-{precision}", real=cifar, iterations=args.idc_iterations,
-                         progress=False, train_precision=precision)
-            idc[precision] = (load(path), time.perf_counter() - start)
-        off, on = (evaluate(idc[p][0], cifar, **{**ev, "precision": args.eval_precision}) for p in ("fp32", "bf16"))
-        off["seconds"], on["seconds"] = idc["fp32"][1], idc["bf16"][1]
-        print(_row(f"IDC-I CIFAR-10 IPC 10 ({args.idc_iterations} it.), network update (build s)", off, on), flush=True)
+            path = build(dataset, method, int(ipc), out=f"{out}/{name}-{precision}", real=real, iterations=int(iterations),
+                         progress=False, train_precision=precision, seed=args.seed)
+            built[precision] = (load(path), time.perf_counter() - start)
+        off, on = (evaluate(built[p][0], real, **{**ev, "precision": args.eval_precision}) for p in ("fp32", "bf16"))
+        off["seconds"], on["seconds"] = built["fp32"][1], built["bf16"][1]
+        print(_row(f"{method} {dataset} IPC {ipc} ({iterations} it., seed {args.seed}), network training (build s)", off, on), flush=True)
 
 if __name__ == "__main__":
     main()

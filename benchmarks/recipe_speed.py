@@ -1,15 +1,16 @@
 """Seconds per iteration of each recipe on this machine, DM's batched classes versus its per-class loop, and
-IDC's network update in fp32 versus bf16 autocast (``--train-precision``).
+the recipes' network training in fp32 versus bf16 autocast (``--train-precision``: IDC's network update,
+the inner loop of DC, DSA and DCMG).
 
     python benchmarks/recipe_speed.py [--dataset cifar10|digits] [--data-root DIR] [--ipc 10] [--repeats 3]
-                                      [--methods dm,dsa,dc] [--idc-iterations 4]
+                                      [--methods dm,dsa,dc] [--train-methods idc] [--train-iterations 4]
 
-``--methods ''`` leaves out the first two tables.
+``--methods ''`` leaves out the first two tables, ``--train-methods ''`` the last.
 
 Each recipe runs with its published configuration (``dc``/``dsa`` iterations are long: one outer
 iteration holds all outer and inner loops). DM is timed twice with identical work, ``batched_classes``
-on and off, in the same process; IDC is timed with ``train_precision`` fp32 and bf16, interleaved, its
-first iteration (setup) left out; the tables give the median of ``--repeats`` runs and the ratio.
+on and off, in the same process; each of ``--train-methods`` is timed with ``train_precision`` fp32 and
+bf16, interleaved, its first iteration (setup) left out (so ``--train-iterations`` must be at least 2); the tables give the median of ``--repeats`` runs and the ratio.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def main() -> None:
     parser.add_argument("--ipc", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--methods", default="dm,dsa,dc")
-    parser.add_argument("--idc-iterations", type=int, default=4, help="IDC iterations per run (0: skip the IDC table)")
+    parser.add_argument("--train-methods", default="idc", help="recipes timed with train_precision fp32 and bf16")
+    parser.add_argument("--train-iterations", type=int, default=4, help="iterations per run of those (the first is left out)")
     args = parser.parse_args()
     real = load_source(args.dataset, None if args.dataset == "digits" else real_data_root(args.data_root))
     out = tempfile.mkdtemp()
@@ -66,19 +68,19 @@ def main() -> None:
         batched = median([time_build(real, args.dataset, "dm", args.ipc, 5, {"batched_classes": True}, out) for _ in range(args.repeats)])
         print(f"| per-class loop (reference) | {loop:.3f} | 1.00x |")
         print(f"| one forward for all classes | {batched:.3f} | {loop / batched:.2f}x |")
-    if args.idc_iterations:
+    train_methods = [m for m in args.train_methods.split(",") if m]
+    if train_methods:
         print()
-        print("| IDC network update | median s / iteration | speed-up |")
-        print("|---|---|---|")
+        print("| network training | median s / iteration, fp32 | bf16 autocast | speed-up |")
+        print("|---|---|---|---|")
+    for method in train_methods:
         runs: dict[str, list[float]] = {"fp32": [], "bf16": []}
         for repeat in range(args.repeats):
             for precision in runs:
-                runs[precision] += seconds_per_iteration(real, args.dataset, "idc", args.ipc, args.idc_iterations,
-                                                         f"{out}/idc-{precision}-{repeat}", train_precision=precision)
+                runs[precision] += seconds_per_iteration(real, args.dataset, method, args.ipc, args.train_iterations,
+                                                         f"{out}/{method}-{precision}-{repeat}", train_precision=precision)
         fp32, bf16 = median(runs["fp32"]), median(runs["bf16"])
-        print(f"| fp32 (reference) | {fp32:.2f} | 1.00x |")
-        print(f"| bf16 autocast | {bf16:.2f} | {fp32 / bf16:.2f}x |")
-
+        print(f"| {method} | {fp32:.2f} | {bf16:.2f} | {fp32 / bf16:.2f}x |", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -156,7 +156,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--iterations", default="", help="per method, e.g. dm=6,dc=3 (timed: all but the first)")
     parser.add_argument("--real-precision", default="auto", help="ours: dtype of the real-image passes (auto|bf16|fp32)")
-    parser.add_argument("--train-precision", default="auto", help="ours: arithmetic of IDC's network update (auto|bf16|fp32)")
+    parser.add_argument("--train-precision", default="auto", help="ours: arithmetic of the recipes' network training (auto|bf16|fp32)")
     args = parser.parse_args()
     iterations = {**DEFAULT_ITERATIONS, **{k: int(v) for k, v in (p.split("=") for p in args.iterations.split(",") if p)}}
     root = real_data_root(args.data_root)

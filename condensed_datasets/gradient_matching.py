@@ -23,6 +23,7 @@ from .condensed_set import CondensedSet, class_major_labels
 from .engine import RunOptions, init_images, sample_class, set_meta
 from .matching import gradient_distance
 from .nets import get_network, has_batchnorm
+from .precision import compute_in, resolve_train_precision
 from .sources import RealData
 
 # (outer_loop, inner_loop) per IPC, from the reference code (`get_loops`).
@@ -82,15 +83,21 @@ def matching_loss(net: nn.Module, params: list[Tensor], images: Tensor, real: Re
 
 
 def train_on_synthetic(net: nn.Module, optimizer: torch.optim.Optimizer, images: Tensor, labels: Tensor, epochs: int,
-                       batch: int, aug: DiffAugment | None, generator: torch.Generator) -> None:
-    """The inner loop: ``epochs`` shuffled passes of cross-entropy over the (detached) synthetic set."""
+                       batch: int, aug: DiffAugment | None, generator: torch.Generator,
+                       dtype: torch.dtype = torch.float32) -> None:
+    """The inner loop: ``epochs`` shuffled passes of cross-entropy over the (detached) synthetic set.
+
+    ``dtype`` other than float32 runs each forward under autocast (`precision.compute_in`): float32
+    weights, optimiser and loss."""
     net.train()
     for _ in range(epochs):
         order = torch.randperm(len(images), generator=generator).to(images.device)
         for s in range(0, len(images), batch):
             idx = order[s:s + batch]
             x = images[idx] if aug is None else aug(images[idx], generator)
-            loss = F.cross_entropy(net(x), labels[idx])
+            with compute_in(dtype, x.device):
+                out = net(x).float()
+            loss = F.cross_entropy(out, labels[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -106,6 +113,8 @@ def condense_by_gradient_matching(real: RealData, ipc: int, config: dict[str, An
     labels = class_major_labels(real.num_classes, ipc, device)
     aug = DiffAugment(config["dsa_strategy"]) if config.get("dsa_strategy") else None
     outer = int(config["outer_loop"])
+    # The inner loop trains the network only between outer steps: with one outer step (IPC 1) there is none.
+    train_dtype, recorded = resolve_train_precision(run.train_precision if outer > 1 else "fp32", device)
 
     def step(it: int) -> float:
         net = get_network(config["arch"], real.channels, real.num_classes, real.image_size).to(device)
@@ -123,8 +132,11 @@ def condense_by_gradient_matching(real: RealData, ipc: int, config: dict[str, An
             if t == outer - 1:
                 break
             epochs = adaptive_inner_steps(t) if config.get("adaptive_inner") else int(config["inner_loop"])
-            train_on_synthetic(net, net_opt, images.detach(), labels, epochs, config["batch_train"], aug, generator)
+            train_on_synthetic(net, net_opt, images.detach(), labels, epochs, config["batch_train"], aug, generator,
+                               dtype=train_dtype)
         return total / outer
 
-    run_iterations(state, step, int(config["iterations"]), run, method, config, resume_ignores=("iterations",))
-    return CondensedSet(images.detach(), labels, set_meta(real, method, ipc, config, run.seed, iterations_run=state.iteration))
+    run_iterations(state, step, int(config["iterations"]), run, method, config, resume_ignores=("iterations",),
+                   identity=recorded)
+    meta = set_meta(real, method, ipc, config, run.seed, iterations_run=state.iteration, **recorded)
+    return CondensedSet(images.detach(), labels, meta)

@@ -11,7 +11,7 @@ bf16 copies (`real_pass_network` again).
 Measured and left out (2-core AVX512-BF16 CPU): gradient matching's real gradients in bf16 (under
 autocast a 64-image CIFAR gradient takes 113 vs 165 ms in float32, but is 9 % off in relative norm: too far
 for a matching target). `compute_in` is also what ``RunOptions.train_precision`` uses for a recipe's
-network training on real batches (IDC).
+network training (IDC's network update on real batches; the inner loop of DC, DSA and DCMG).
 """
 
 from __future__ import annotations
@@ -107,3 +107,13 @@ def embed_real(net: nn.Module, images: Tensor) -> Tensor:
 def precision_name(dtype: torch.dtype) -> str:
     """``bfloat16`` / ``float32``: how a set's metadata records the real-pass dtype."""
     return str(dtype).removeprefix("torch.")
+
+
+def resolve_train_precision(choice: str, device: torch.device) -> tuple[torch.dtype, dict[str, str]]:
+    """The dtype of a recipe's network training (``RunOptions.train_precision``) and how it is recorded.
+
+    The record goes into the checkpoint's identity and the set's metadata; it is empty for the reference
+    float32, so that checkpoints and sets written before the option existed stay resumable and unchanged.
+    """
+    dtype = resolve_precision(choice, device)
+    return dtype, {} if dtype == torch.float32 else {"train_precision": precision_name(dtype)}

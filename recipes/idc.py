@@ -34,7 +34,7 @@ from condensed_datasets.engine import RunOptions, sample_class, set_meta, train_
 from condensed_datasets.formation import decode, multi_formation_spec
 from condensed_datasets.matching import gradient_distance
 from condensed_datasets.nets import get_network
-from condensed_datasets.precision import precision_name, resolve_precision
+from condensed_datasets.precision import resolve_train_precision
 from condensed_datasets.sources import NO_FLIP_DSA, RealData
 
 from . import Method, register_method
@@ -81,10 +81,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, 
     low = torch.tensor([(0 - m) / s for m, s in zip(real.mean, real.std)], device=device).view(1, -1, 1, 1)
     high = torch.tensor([(1 - m) / s for m, s in zip(real.mean, real.std)], device=device).view(1, -1, 1, 1)
     net_steps = math.ceil(config["n_data"] / config["batch_real"])
-    train_dtype = resolve_precision(run.train_precision, device)
-    # In the checkpoint's identity and the set's metadata when not the reference float32 (so that checkpoints
-    # and sets written before the option existed stay resumable and unchanged).
-    recorded = {} if train_dtype == torch.float32 else {"train_precision": precision_name(train_dtype)}
+    train_dtype, recorded = resolve_train_precision(run.train_precision, device)
     holder: dict[str, Any] = {}
 
     def fresh_network() -> None:

@@ -196,18 +196,29 @@ def test_bf16_network_training_on_real_batches_learns_in_float32_weights(digits,
     assert not torch.equal(nets[torch.float32].classifier.weight, nets[torch.bfloat16].classifier.weight)  # autocast was on
 
 
-def test_idc_train_precision_is_recorded_refused_by_name_and_kept_on_resume(digits, tmp_path):
+@pytest.mark.parametrize("method, overrides", [("idc-i", {"inner_loop": 2}), ("dsa", {"outer_loop": 2, "inner_loop": 1})])
+def test_train_precision_is_recorded_refused_by_name_and_kept_on_resume(method, overrides, digits, tmp_path):
     from condensed_datasets.checkpoint import CheckpointMismatchError
 
-    run = dict(real=digits, progress=False, checkpoint_minutes=0, overrides={"inner_loop": 2})
-    fp32 = load(build("digits", "idc-i", 1, out=tmp_path / "a", iterations=2, train_precision="fp32", **run))
-    bf16 = load(build("digits", "idc-i", 1, out=tmp_path / "b", iterations=2, train_precision="bf16", **run))
+    run = dict(real=digits, progress=False, checkpoint_minutes=0, overrides=overrides)
+    fp32 = load(build("digits", method, 1, out=tmp_path / "a", iterations=2, train_precision="fp32", **run))
+    bf16 = load(build("digits", method, 1, out=tmp_path / "b", iterations=2, train_precision="bf16", **run))
     assert "train_precision" not in fp32.meta and bf16.meta["train_precision"] == "bfloat16"
     assert not torch.equal(fp32.images, bf16.images)
     with pytest.raises(CheckpointMismatchError, match="train_precision: checkpoint None, this run 'bfloat16'"):
-        build("digits", "idc-i", 1, out=tmp_path / "a", iterations=3, train_precision="bf16", resume=True, **run)
+        build("digits", method, 1, out=tmp_path / "a", iterations=3, train_precision="bf16", resume=True, **run)
     with pytest.raises(ValueError, match=r"'half'.*auto, bf16, fp32"):
-        build("digits", "idc-i", 1, out=tmp_path / "c", iterations=1, train_precision="half", **run)
+        build("digits", method, 1, out=tmp_path / "c", iterations=1, train_precision="half", **run)
+
+
+def test_gradient_matching_with_one_outer_step_trains_no_network_and_records_no_train_precision(digits, tmp_path):
+    run = dict(real=digits, progress=False, iterations=2)
+    fp32 = load(build("digits", "dc", 1, out=tmp_path / "a", train_precision="fp32", **run))
+    bf16 = load(build("digits", "dc", 1, out=tmp_path / "b", train_precision="bf16", **run))
+    assert "train_precision" not in bf16.meta and torch.equal(fp32.images, bf16.images)
+
+
+def test_train_precision_is_refused_by_name_on_the_command_line(tmp_path):
     result = CliRunner().invoke(main, ["build", "digits", "--method", "idc", "--ipc", "1", "--out", str(tmp_path / "d"),
                                        "--train-precision", "half"])
     assert result.exit_code == 2 and "'half' is not one of 'auto', 'bf16', 'fp32'" in result.output
