@@ -101,6 +101,25 @@ def test_dcmg_uses_angle_plus_magnitude_with_weight_1_everywhere():
     assert {dcmg.config(d, ipc)["metric_weight"] for d in ("cifar10", "cifar100", "mnist") for ipc in (1, 10, 50)} == {1.0}
 
 
+# small ones: DC's inner-network momentum -----------------------------------------------------------------------------
+def test_dc_inner_network_momentum_is_the_paper_era_codes_and_dsa_keeps_its_released_codes():
+    # VICO main.py l.139 momentum 0.5 until 0061269 (the README numbers' code); DSA's release e9d935b has none.
+    assert {get_method("dc").config(d, ipc)["net_momentum"] for d in ("mnist", "cifar10") for ipc in (1, 10, 50)} == {0.5}
+    assert {get_method("dsa").config(d, ipc)["net_momentum"] for d in ("mnist", "cifar10") for ipc in (1, 10, 50)} == {0.0}
+    assert get_method("dcmg").config("cifar10", 10)["net_momentum"] == 0.5
+
+
+def test_dc_network_momentum_reaches_the_inner_loop_only(digits, device):
+    def images(ipc: int, momentum: float) -> torch.Tensor:
+        # two outer steps with two inner epochs between them: the momentum acts on the second step's network
+        config = {**get_method("dc").config("digits", ipc), "iterations": 1, "outer_loop": 2 if ipc > 1 else 1,
+                  "inner_loop": 2, "net_momentum": momentum}
+        return get_method("dc").condense(digits, ipc, config, RunOptions(device=device, seed=0, progress=False)).images
+
+    assert not torch.equal(images(2, 0.0), images(2, 0.5))
+    assert torch.equal(images(1, 0.0), images(1, 0.5))  # one outer step: no inner loop, nothing to move
+
+
 # small ones: IDC FashionMNIST lr ----------------------------------------------------------------------------------------
 def test_idc_fashion_mnist_lr_has_the_size_ratio_of_tune_lr_img():
     assert get_method("idc").config("fashion-mnist", 10)["lr_size_ratio"] == (28 / 32) ** 2
