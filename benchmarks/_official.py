@@ -1,6 +1,7 @@
 """Run one of the authors' condensation scripts unchanged, on the same real data as ours, and time its iterations.
 
-    python _official.py FAMILY REPO_DIR SCRIPT DATASET DATA_ROOT STAMPS_JSON [--stop-after N] -- SCRIPT_ARGS...
+    python _official.py FAMILY REPO_DIR SCRIPT DATASET DATA_ROOT STAMPS_JSON [--stop-after N] [--skip-evaluation]
+                        -- SCRIPT_ARGS...
 
 Only data loading (and, for code that hard-codes CUDA, the device) is patched: the family's loader
 returns the tensors our `load_source` reads (same images, same normalisation) instead of downloading
@@ -14,6 +15,10 @@ turned to the CPU's, nothing else changed. VICO's ``networks.py`` is loaded with
 ``.view(x.size(0), -1)`` of a feature map reads ``.reshape(...)`` (the same values; under torch 2 their DSA
 crop hands a channels-last tensor on, which ``view`` refuses for MNIST's 3x3 feature maps — the script
 crashed there; ``reshape`` is ``view`` wherever the tensor is contiguous, so CIFAR-10 runs the same code).
+``--skip-evaluation`` (VICO only; for `official_sets.py`, which evaluates the saved sets itself) turns the
+script's in-loop ``evaluate_synset`` into a no-op: ``main.py`` evaluates at iteration 0 whatever
+``--epoch_eval_train`` says (it forces 1000 epochs with augmentation), minutes per experiment that change no
+set (the script seeds nothing, so the random draws it skips only shift an unseeded stream).
 Run from a scratch directory: the scripts write results where they run.
 """
 
@@ -83,6 +88,12 @@ def _patch_vico(dataset: str, data_root: str) -> None:
     utils.get_dataset = lambda *args, **kwargs: _vico_tuple(dataset, data_root)
 
 
+def _skip_vico_evaluation() -> None:
+    import utils
+
+    utils.evaluate_synset = lambda it_eval, net, *args, **kwargs: (net, 0.0, 0.0)  # (net, train acc, test acc)
+
+
 def _patch_idm(dataset: str, data_root: str) -> None:
     import utils
 
@@ -150,11 +161,16 @@ def main() -> None:
     for name in ("family", "repo", "script", "dataset", "data_root", "stamps"):
         parser.add_argument(name)
     parser.add_argument("--stop-after", type=int)
+    parser.add_argument("--skip-evaluation", action="store_true")
     args = parser.parse_args(sys.argv[1:split])
     family, script_args = FAMILIES[args.family], sys.argv[split + 1:]
     repo = _cpu_copy(Path(args.repo), Path.cwd()) if family.cpu_copy else Path(args.repo)
     sys.path.insert(0, str(repo))
     family.patch(args.dataset, args.data_root)
+    if args.skip_evaluation:
+        if args.family != "vico":
+            raise SystemExit("--skip-evaluation: only for the vico family")
+        _skip_vico_evaluation()
     source = (repo / args.script).read_text()
     loop = family.loop.search(source)
     if loop is None:

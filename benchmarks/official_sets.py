@@ -34,9 +34,11 @@ from condensed_datasets.storage import load
 
 def official_sets(args, real, config, root: Path) -> list[tuple[torch.Tensor, torch.Tensor]]:
     spec = OFFICIAL[args.method]
-    argv = [*spec.args(config, real, args.ipc, args.iterations), "--num_exp", str(args.seeds)]  # argparse keeps the last
+    # VICO's loop is `for it in range(args.Iteration+1)` with an image update in every pass and the set saved after
+    # the last: --Iteration N - 1 makes the N updates ours makes. argparse keeps the last --num_exp.
+    argv = [*spec.args(config, real, args.ipc, args.iterations - 1), "--num_exp", str(args.seeds)]
     with tempfile.TemporaryDirectory() as scratch:
-        run_official(spec, args.official_dir, real, argv, root, Path(scratch))
+        run_official(spec, args.official_dir, real, argv, root, Path(scratch), skip_evaluation=True)
         (saved,) = Path(scratch).glob("result/res_*.pt")
         data = torch.load(saved, weights_only=True)["data"]
     return [(images, labels.long()) for images, labels in data]
@@ -81,8 +83,9 @@ def main() -> None:
             rows["ours"].append(r["mean"])
             print(f"| ours | seed {seed} | {r['mean']:.2f} ± {r['std']:.2f} |", flush=True)
     (om, osd), (m, sd) = ((statistics.fmean(v), statistics.pstdev(v)) for v in (rows["official"], rows["ours"]))
-    print(f"\nofficial {om:.2f} ± {osd:.2f} %, ours {m:.2f} ± {sd:.2f} % over sets; "
-          f"gap {m - om:+.2f} points = {(m - om) / max(osd, sd, 1e-9):+.2f} std")
+    spread = max(osd, sd)
+    in_std = f" = {(m - om) / spread:+.2f} std" if spread > 0 else " (no spread over one set each)"
+    print(f"\nofficial {om:.2f} ± {osd:.2f} %, ours {m:.2f} ± {sd:.2f} % over sets; gap {m - om:+.2f} points{in_std}")
 
 
 if __name__ == "__main__":

@@ -124,12 +124,15 @@ def time_ours(dataset: str, method: str, ipc: int, iterations: int, real, out: s
 
 
 def run_official(spec: Official, official_dir: Path, real: RealData, argv: list[str], data_root: Path,
-                 scratch: Path, stop_after: int | None = None) -> list[float]:
-    """Run the official script with ``argv`` in ``scratch`` (where it writes its results); its iteration stamps."""
+                 scratch: Path, stop_after: int | None = None, skip_evaluation: bool = False) -> list[float]:
+    """Run the official script with ``argv`` in ``scratch`` (where it writes its results); its iteration stamps.
+
+    ``skip_evaluation``: the script's in-loop evaluations become no-ops (`_official.py --skip-evaluation`)."""
     stamps_path = scratch / "stamps.json"
     stop = ["--stop-after", str(stop_after)] if stop_after is not None else []
+    skip = ["--skip-evaluation"] if skip_evaluation else []
     command = [sys.executable, str(HERE / "_official.py"), spec.family, str(official_dir / spec.repo), spec.script,
-               real.name, str(data_root), str(stamps_path), *stop, "--", *argv]
+               real.name, str(data_root), str(stamps_path), *stop, *skip, "--", *argv]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True)
     if done.returncode != 0 or not stamps_path.exists():
