@@ -48,6 +48,23 @@ def find_sets(folder: str | os.PathLike) -> list[LocalSet]:
     return sorted(found, key=lambda s: (s.cset.method, s.cset.ipc))
 
 
+def find_baselines(folder: str | os.PathLike) -> list[dict[str, Any]]:
+    """The evaluations of sets staged without their file (``<method>/ipc<N>/eval.json`` alone): the real-image
+    baselines (`random`, `herding`), whose files are the source's images; sorted by method then IPC."""
+    found = []
+    for path in Path(folder).glob(f"*/ipc*/{EVAL_FILENAME}"):
+        evals = read_evaluations(path.parent)
+        if evals and not (path.parent / SET_FILENAME).exists():
+            found.append(evals[-1])
+    return sorted(found, key=lambda e: (str(e.get("method")), int(e.get("ipc", 0))))
+
+
+def _baseline_row(e: dict[str, Any]) -> dict[str, Any]:
+    sha = e.get("set_sha256")
+    return {"method": e.get("method", "-"), "ipc": e.get("ipc", "-"), "accuracy": f"{e['mean']:.2f} ± {e['std']:.2f}",
+            "evaluation": _evaluation_text(e), "seed": e.get("seed", "-"), "sha256": f"`{sha[:12]}`" if sha else "-"}
+
+
 def dataset_folders(root: str | os.PathLike) -> list[Path]:
     """``root`` itself when it holds sets, else each sub-folder of ``root`` that does."""
     root = Path(root)
@@ -174,7 +191,8 @@ def render_card(folder: str | os.PathLike, repo_id: str | None = None) -> str:
     template = resources.files("condensed_datasets.hub_cards").joinpath(TEMPLATE).read_text()
     card = DatasetCard.from_template(
         card_data, template_str=template, source_title=dataset, loader_class=loader.__name__ if loader else "CondensedDataset",
-        example=rows[0], repo_id=repo_id or default_repo_id(dataset), sets=rows, bibtex=bibtex, license=spec.license,
+        example=rows[0], repo_id=repo_id or default_repo_id(dataset), sets=rows,
+        baselines=[_baseline_row(e) for e in find_baselines(folder)], bibtex=bibtex, license=spec.license,
         license_link=spec.license_link, license_note=LICENSE_NOTES.get(spec.license, ""),
     )
     return str(card)

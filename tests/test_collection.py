@@ -131,6 +131,10 @@ def test_stage_copies_full_budget_sets_and_only_the_evaluations_of_real_images(t
     assert rows["digits/random/1"]["state"] == "evaluated, file not staged"
     assert rows["digits/random/1"]["eval_mean"] == evaluated["mean"] and rows["digits/random/1"]["sha256"] == evaluated["set_sha256"]
     assert rows["digits/dm/1"]["state"] == "complete, evaluated"
+    card = (hub / "digits" / "README.md").read_text()  # the card sets the baseline's evaluation beside the sets
+    baselines = card.split("### Real-image baselines")[1].split("###")[0]
+    assert f"| random | 1 | {evaluated['mean']:.2f} ± {evaluated['std']:.2f} |" in baselines
+    assert evaluated["set_sha256"][:12] in baselines and "| dm |" not in baselines
 
 
 def _status(out: Path) -> list[dict]:
