@@ -146,7 +146,7 @@ def _status(out: Path) -> list[dict]:
 @pytest.mark.slow
 def test_a_killed_collection_build_resumes_to_the_uninterrupted_result(tmp_path):
     cmd = [sys.executable, "-m", "condensed_datasets.cli", "collection", "build", "digits/random/1", "digits/dm/1",
-           "digits/idm/1", "--iterations", "40", "--eval-epochs", "2", "--eval-models", "2", "--checkpoint-minutes", "0"]
+           "digits/idm/1", "--iterations", "15", "--eval-epochs", "2", "--eval-models", "2", "--checkpoint-minutes", "0"]
     subprocess.run([*cmd, "--out", str(tmp_path / "whole")], check=True, capture_output=True)
     out = tmp_path / "killed"
     first_set = out / "digits" / "random" / "ipc1" / "eval.json"
