@@ -51,10 +51,13 @@ def find_sets(folder: str | os.PathLike) -> list[LocalSet]:
 def find_baselines(folder: str | os.PathLike) -> list[dict[str, Any]]:
     """The evaluations of sets staged without their file (``<method>/ipc<N>/eval.json`` alone): the real-image
     baselines (`random`, `herding`), whose files are the source's images; sorted by method then IPC."""
+    from .recipes import get_method, list_methods
+
     found = []
     for path in Path(folder).glob(f"*/ipc*/{EVAL_FILENAME}"):
         evals = read_evaluations(path.parent)
-        if evals and not (path.parent / SET_FILENAME).exists():
+        method = evals[-1].get("method") if evals else None
+        if method in list_methods() and get_method(method).real_images and not (path.parent / SET_FILENAME).exists():
             found.append(evals[-1])
     return sorted(found, key=lambda e: (str(e.get("method")), int(e.get("ipc", 0))))
 
