@@ -149,3 +149,14 @@ def test_push_refuses_bad_targets(built, digits, fake_hub):
     with pytest.raises(ValueError, match="one repo holds one dataset"):
         push(built, "org/mixed")
     assert fake_hub.hub.requests == []
+
+
+def test_baselines_are_the_evaluations_of_real_image_sets_staged_without_their_file(tmp_path):
+    from condensed_datasets.cards import find_baselines, record_evaluation
+
+    result = {"mean": 70.0, "std": 1.0, "protocol": "dc", "epochs": 10, "models": 2, "arch": "convnet"}
+    for method in ("random", "herding", "dm"):  # dm: an orphan evaluation of a condensed set, not a baseline
+        folder = tmp_path / method / "ipc1"
+        folder.mkdir(parents=True)
+        record_evaluation(folder, {**result, "method": method, "ipc": 1})
+    assert [b["method"] for b in find_baselines(tmp_path)] == ["herding", "random"]
