@@ -1,12 +1,13 @@
 """Orderings the papers report, checked beyond noise: two methods at equal iterations and identical evaluation, over seeds.
 
     python benchmarks/orderings.py [--data-root DIR] [--pairs mnist-dcmg-vs-dc-1,mnist-idc-i-vs-random-10]
-                                   [--seeds 0,1,2] [--models 5] [--epochs E]
+                                   [--seeds 0,1,2] [--models 5] [--epochs E] [--iterations N]
 
 Each seed builds both sets with that seed (the same iterations and CPU overrides for both) and
 evaluates both with the same protocol, epochs, model count and evaluation seed. The table gives
 every seed, then mean ± std over seeds (not only over evaluation models) and the margin in units of
-the larger std: an ordering holds "beyond noise" when the margin exceeds 1.
+the larger std: an ordering holds "beyond noise" when the margin exceeds 1. ``--iterations`` replaces
+every pair's iteration count (both methods of a pair still get the same).
 """
 
 from __future__ import annotations
@@ -44,12 +45,14 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--models", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=None, help="override the protocol's epochs (default: full)")
+    parser.add_argument("--iterations", type=int, default=None, help="override every pair's iterations")
     parser.add_argument("--out", default="/tmp/condensed-orderings")
     args = parser.parse_args()
     root = real_data_root(args.data_root)
     seeds = [int(s) for s in args.seeds.split(",")]
     for name in args.pairs.split(","):
         dataset, ipc, better, other, iterations, overrides, protocol = PAIRS[name]
+        iterations = args.iterations or iterations
         real = load_source(dataset, root)
         start = time.perf_counter()
         print(f"\n{name}: {better} vs {other}, {dataset} IPC {ipc}, {iterations} iterations, {protocol} protocol, "
