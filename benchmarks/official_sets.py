@@ -11,7 +11,7 @@ it seeds nothing, so its experiments are independent draws; its saved ``res_*.pt
 read with ``weights_only=True``) holds one set per experiment. Ours builds one set per seed 0..SEEDS-1
 with the same config. Every set, theirs and ours, is evaluated by our `train_and_test` with the
 method's protocol, the same epochs, model count and evaluation seed. The table lists every set, then
-mean ± std over sets for each side and the gap in units of the larger std (|gap| < 1: within the
+mean ± sample std over sets for each side and the gap in units of the larger std (|gap| < 1: within the
 spread of seeds). ``--sides ours --ours-seeds 3,4`` adds seeds to an earlier table without rerunning
 the rest (every set's evaluation depends only on the set and the evaluation seed).
 """
@@ -19,12 +19,11 @@ the rest (every set's evaluation depends only on the set and the evaluation seed
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 from pathlib import Path
 
 import torch
-from _data import real_data_root
+from _data import mean_std, real_data_root
 from versus_official import OFFICIAL, run_official
 
 from condensed_datasets.build import build
@@ -92,7 +91,7 @@ def main() -> None:
             print(f"| ours | seed {seed} | {r['mean']:.2f} ± {r['std']:.2f} |", flush=True)
     if not (rows["official"] and rows["ours"]):
         return
-    (om, osd), (m, sd) = ((statistics.fmean(v), statistics.pstdev(v)) for v in (rows["official"], rows["ours"]))
+    (om, osd), (m, sd) = mean_std(rows["official"]), mean_std(rows["ours"])
     spread = max(osd, sd)
     in_std = f" = {(m - om) / spread:+.2f} std" if spread > 0 else " (no spread over one set each)"
     print(f"\nofficial {om:.2f} ± {osd:.2f} %, ours {m:.2f} ± {sd:.2f} % over sets; gap {m - om:+.2f} points{in_std}")

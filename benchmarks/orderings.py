@@ -5,7 +5,7 @@
 
 Each seed builds both sets with that seed (the same iterations and CPU overrides for both) and
 evaluates both with the same protocol, epochs, model count and evaluation seed. The table gives
-every seed, then mean ± std over seeds (not only over evaluation models) and the margin in units of
+every seed, then mean ± sample std over seeds (not only over evaluation models) and the margin in units of
 the larger std: an ordering holds "beyond noise" when the margin exceeds 1. ``--iterations`` replaces
 every pair's iteration count (both methods of a pair still get the same).
 """
@@ -13,10 +13,9 @@ every pair's iteration count (both methods of a pair still get the same).
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
-from _data import real_data_root
+from _data import mean_std, real_data_root
 
 from condensed_datasets.build import build
 from condensed_datasets.evaluate import evaluate
@@ -67,10 +66,10 @@ def main() -> None:
             rows.append((a, b))
             print(f"| {seed} | {a:.2f} | {b:.2f} | {a - b:+.2f} |", flush=True)
         first, second = [r[0] for r in rows], [r[1] for r in rows]
-        spread = max(statistics.pstdev(first), statistics.pstdev(second)) or float("nan")
-        gap = statistics.mean(first) - statistics.mean(second)
-        print(f"| mean ± std over seeds | {statistics.mean(first):.2f} ± {statistics.pstdev(first):.2f} | "
-              f"{statistics.mean(second):.2f} ± {statistics.pstdev(second):.2f} | {gap:+.2f} ({gap / spread:+.1f} std) |")
+        (m1, sd1), (m2, sd2) = mean_std(first), mean_std(second)
+        spread = max(sd1, sd2) or float("nan")
+        gap = m1 - m2
+        print(f"| mean ± std over seeds | {m1:.2f} ± {sd1:.2f} | {m2:.2f} ± {sd2:.2f} | {gap:+.2f} ({gap / spread:+.1f} std) |")
         print(f"({time.perf_counter() - start:.0f} s)")
 
 
