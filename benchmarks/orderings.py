@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import time
 
+import torch
 from _data import mean_std, real_data_root
 
 from condensed_datasets.build import build
 from condensed_datasets.evaluate import evaluate
+from condensed_datasets.precision import precision_name, resolve_precision
 from condensed_datasets.sources import load_source
 from condensed_datasets.storage import load
 
@@ -29,11 +31,12 @@ PAIRS = {
 }
 
 
-def _accuracy(dataset, method, ipc, iterations, overrides, seed, real, out, protocol, models, epochs) -> float:
+def _accuracy(dataset, method, ipc, iterations, overrides, seed, real, out, protocol, models, epochs, precision) -> float:
     path = build(dataset, method, ipc, out=f"{out}/seed{seed}", real=real, progress=False, seed=seed,
                  iterations=iterations if method != "random" else None,
                  overrides=overrides if method != "random" else None)
-    result = evaluate(load(path), real, protocol=protocol, models=models, epochs=epochs, seed=0, progress=False)
+    result = evaluate(load(path), real, protocol=protocol, models=models, epochs=epochs, seed=0, progress=False,
+                      precision=precision)
     return result["mean"]
 
 
@@ -45,6 +48,7 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=None, help="override the protocol's epochs (default: full)")
     parser.add_argument("--iterations", type=int, default=None, help="override every pair's iterations")
+    parser.add_argument("--precision", default="auto", help="evaluation arithmetic (auto|bf16|fp32)")
     parser.add_argument("--out", default="/tmp/condensed-orderings")
     args = parser.parse_args()
     root = real_data_root(args.data_root)
@@ -55,14 +59,14 @@ def main() -> None:
         real = load_source(dataset, root)
         start = time.perf_counter()
         print(f"\n{name}: {better} vs {other}, {dataset} IPC {ipc}, {iterations} iterations, {protocol} protocol, "
-              f"{args.models} models, epochs {args.epochs or 'full'}")
+              f"{args.models} models, epochs {args.epochs or 'full'}, {precision_name(resolve_precision(args.precision, torch.device('cpu')))}")
         print(f"| seed | {better} | {other} | difference |\n|---|---|---|---|")
         rows = []
         for seed in seeds:
             a = _accuracy(dataset, better, ipc, iterations, overrides, seed, real, f"{args.out}/{name}", protocol,
-                          args.models, args.epochs)
+                          args.models, args.epochs, args.precision)
             b = _accuracy(dataset, other, ipc, iterations, overrides, seed, real, f"{args.out}/{name}", protocol,
-                          args.models, args.epochs)
+                          args.models, args.epochs, args.precision)
             rows.append((a, b))
             print(f"| {seed} | {a:.2f} | {b:.2f} | {a - b:+.2f} |", flush=True)
         first, second = [r[0] for r in rows], [r[1] for r in rows]
