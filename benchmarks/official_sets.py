@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--ours-seeds", help="comma-separated seeds of our builds (default: 0..SEEDS-1)")
     args = parser.parse_args()
     sides = set(args.sides.split(","))
-    if not sides or not sides <= {"official", "ours"}:
+    if not sides <= {"official", "ours"}:
         parser.error(f"--sides {args.sides!r}: choose from official, ours (comma-separated)")
     ours_seeds = [int(s) for s in args.ours_seeds.split(",")] if args.ours_seeds else list(range(args.seeds))
     root = real_data_root(args.data_root)
