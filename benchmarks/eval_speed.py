@@ -1,10 +1,11 @@
 """Training K evaluation networks together versus one after another (same work), and peak memory.
 
     python benchmarks/eval_speed.py [--dataset digits|cifar10] [--models 10] [--epochs 20] [--repeats 3]
-                                    [--modes sequential:fp32,loop:fp32,loop:bf16,vmap:fp32]
+                                    [--modes sequential:fp32,loop:fp32,loop:bf16,vmap:fp32,loop:fp32:compile]
 
-A mode is ``together[:precision]`` (`evaluate.TOGETHER_MODES`, `precision.PRECISIONS`; precision
-defaults to fp32, the papers' arithmetic). Runs on the embedded digits by default (no data needed);
+A mode is ``together[:precision][:compile]`` (`evaluate.TOGETHER_MODES`, `precision.PRECISIONS`; precision
+defaults to fp32, the papers' arithmetic; ``compile`` runs the networks through ``torch.compile``, its
+compilation time included in the mode's time). Runs on the embedded digits by default (no data needed);
 ``--dataset cifar10`` uses real CIFAR-10 (../shared/data is unpacked automatically). Prints the median
 wall time of each mode and its ratio against the first mode (``sequential:fp32``: one network after
 another, as the papers' code does). Each mode runs in a fresh process, so its memory is its own: the
@@ -62,13 +63,14 @@ def run_one(args: argparse.Namespace, spec: str) -> dict:
     images = real_init(real, args.ipc, torch.Generator().manual_seed(0))
     labels = torch.arange(real.num_classes).repeat_interleave(args.ipc)
     loaded = _rss_mb()
-    mode, _, precision = spec.partition(":")
+    mode, precision, compile_flag = (spec.split(":") + ["", ""])[:3]
     times = []
     with _PeakRSS() as memory:
         for r in range(args.repeats):
             t = time.perf_counter()
             result = train_and_test(images, labels, real, models=args.models, epochs=args.epochs, protocol="dsa",
-                                    together=mode, precision=precision or "fp32", device=args.device, seed=r, progress=False)
+                                    together=mode, precision=precision or "fp32",
+                                    compilation="on" if compile_flag == "compile" else "off", device=args.device, seed=r, progress=False)
             times.append(time.perf_counter() - t)
     return {"times": times, "mean": result["mean"], "loaded_mb": loaded, "peak_mb": memory.peak}
 

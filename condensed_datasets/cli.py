@@ -13,8 +13,8 @@ import click
 
 from . import __version__
 from .cli_errors import user_errors
-from .cli_options import (data_root_option, device_option, eval_precision_option, real_precision_option, seed_option,
-                          train_precision_option)
+from .cli_options import (data_root_option, device_option, eval_compilation_option, eval_precision_option, real_precision_option,
+                          seed_option, train_precision_option)
 from .evaluate import TOGETHER_MODES, list_protocols
 from .nets import list_networks
 from .recipes import list_methods
@@ -98,11 +98,12 @@ def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, 
                      checkpoint_minutes=checkpoint_minutes, amp=amp, real_precision=real_precision,
                      train_precision=train_precision)
     if run_eval:
-        _evaluate_and_record(path, data_root, None, eval_models, eval_epochs, None, device, seed, quiet, "auto", "auto")
+        _evaluate_and_record(path, data_root, None, eval_models, eval_epochs, None, device, seed, quiet, "auto", "auto", "auto")
     click.echo(str(path))
 
 
-def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together, precision) -> dict:
+def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together, precision,
+                         compilation) -> dict:
     """Evaluate the set at ``path`` and append the result to its ``eval.json``."""
     from pathlib import Path
 
@@ -117,7 +118,7 @@ def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device
     real = load_source(cset.dataset, data_root)
     kwargs = {"protocol": protocol} if protocol else {}
     result = evaluate(cset, real, arch=arch, models=models, epochs=epochs, device=device, seed=seed, together=together,
-                      precision=precision, progress=not quiet, **kwargs)
+                      precision=precision, compilation=compilation, progress=not quiet, **kwargs)
     result.update(method=cset.method, ipc=cset.ipc)
     record_evaluation(Path(path).parent, result)
     return result
@@ -134,17 +135,19 @@ def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device
 @click.option("--together", type=click.Choice(TOGETHER_MODES), default="auto", show_default=True,
               help="How the networks share the process: vmap (stacked, CUDA's default), loop (interleaved steps, CPU's), sequential.")
 @eval_precision_option
+@eval_compilation_option
 @device_option
 @seed_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def eval_(path: str, data_root: str | None, arch: str, models: int, epochs: int | None, protocol: str | None,
-          together: str, eval_precision: str, device: str, seed: int, as_json: bool, quiet: bool) -> None:
+          together: str, eval_precision: str, compilation: str, device: str, seed: int, as_json: bool, quiet: bool) -> None:
     """Train fresh networks on the set at PATH and test them on the real test split.
 
     The result is printed and appended to eval.json beside the set (what its card reports)."""
-    result = _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together, eval_precision)
+    result = _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together, eval_precision,
+                                  compilation)
     if as_json:
         click.echo(json.dumps({**result, "path": str(path)}))
     else:

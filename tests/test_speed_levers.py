@@ -1,4 +1,5 @@
-"""The CPU speed levers: the allocator setting, bf16 real embeddings, bf16 evaluation, chunked passes, the per-iteration hook.
+"""The CPU speed levers: the allocator setting, bf16 real embeddings, bf16 evaluation, chunked passes, the per-iteration
+hook, compiled evaluation networks.
 
 Each lever must leave results where they were (float32 paths: the same numbers; bf16 paths: close to
 float32, with the precision recorded), and bad choices must be refused with the valid ones named.
@@ -19,6 +20,7 @@ from torch import nn
 from condensed_datasets.allocator import keep_freed_memory
 from condensed_datasets.build import build
 from condensed_datasets.cli import main
+from condensed_datasets.compilation import AUTO_MIN_PIXELS, can_compile, compiled, resolve_compilation
 from condensed_datasets.engine import real_init
 from condensed_datasets.evaluate import _ModelLoop, _StackedModels, train_and_test
 from condensed_datasets.nets import get_network
@@ -224,3 +226,52 @@ def test_train_precision_is_refused_by_name_on_the_command_line(tmp_path):
     result = CliRunner().invoke(main, ["build", "digits", "--method", "idc", "--ipc", "1", "--out", str(tmp_path / "d"),
                                        "--train-precision", "half"])
     assert result.exit_code == 2 and "'half' is not one of 'auto', 'bf16', 'fp32'" in result.output
+
+
+NEEDS_COMPILER = pytest.mark.skipif(not can_compile(torch.device("cpu")), reason="Inductor needs a C++ compiler")
+
+
+def test_compilation_choice_follows_the_work_and_the_machine():
+    cpu = torch.device("cpu")
+    assert resolve_compilation("auto", cpu, AUTO_MIN_PIXELS - 1) is False  # short evaluations (every test's) stay eager
+    assert resolve_compilation("auto", cpu, AUTO_MIN_PIXELS) is can_compile(cpu)
+    assert resolve_compilation("auto", torch.device("cuda"), 10**12) is False  # not measured on GPUs
+    assert resolve_compilation("auto", cpu, 10**12, torch.bfloat16) is False  # nor with bf16 networks
+    assert resolve_compilation("on", cpu, 1, torch.bfloat16) is True
+    assert resolve_compilation("on", cpu, 1) is True and resolve_compilation("off", cpu, 10**6) is False
+    with pytest.raises(ValueError, match=r"'yes'.*auto, on, off"):
+        resolve_compilation("yes", cpu, 1)
+
+
+def test_evaluation_compilation_is_refused_by_name(digits):
+    images, labels = digits.train_images[:20], digits.train_labels[:20]
+    with pytest.raises(ValueError, match=r"'always'.*auto, on, off"):
+        train_and_test(images, labels, digits, models=1, epochs=1, progress=False, compilation="always")
+
+
+@NEEDS_COMPILER
+def test_a_compiled_network_computes_the_same_outputs_and_gradients():
+    torch.manual_seed(0)
+    eager = get_network("convnet-w32", 3, 10, (16, 16))
+    twin = get_network("convnet-w32", 3, 10, (16, 16))
+    twin.load_state_dict(eager.state_dict())
+    fast = compiled(twin, True)
+    assert compiled(eager, False) is eager
+    x, y = torch.randn(6, 3, 16, 16), torch.randint(0, 10, (6,))
+    for net in (eager, fast):
+        nn.functional.cross_entropy(net(x), y).backward()
+    torch.testing.assert_close(fast(x), eager(x), rtol=1e-4, atol=1e-5)
+    for a, b in zip(eager.parameters(), twin.parameters()):  # the compiled wrapper trains the twin's own parameters
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-5)
+
+
+@NEEDS_COMPILER
+def test_compiled_evaluation_learns_like_eager_and_says_so(digits):
+    images = real_init(digits, 10, torch.Generator().manual_seed(0))
+    labels = torch.arange(10).repeat_interleave(10)
+    run = dict(models=2, epochs=40, protocol="dsa", precision="fp32", progress=False, arch="convnet-w32")
+    eager = train_and_test(images, labels, digits, compilation="off", **run)
+    fast = train_and_test(images, labels, digits, compilation="on", **run)
+    assert (eager["compiled"], fast["compiled"]) == (False, True)
+    assert fast["mean"] > 50  # chance is 10 %
+    assert max(abs(a - b) for a, b in zip(eager["accuracies"], fast["accuracies"])) < 3, (eager["accuracies"], fast["accuracies"])
