@@ -1,6 +1,6 @@
-"""Accuracy with the bf16 levers on versus off, on real data: does a lever change results?
+"""Accuracy with the bf16 and compilation levers on versus off, on real data: does a lever change results?
 
-    python benchmarks/precision_fidelity.py [--data-root DIR] [--levers real,eval,train] [--dm-iterations 200]
+    python benchmarks/precision_fidelity.py [--data-root DIR] [--levers real,eval,train,compile] [--dm-iterations 200]
                                             [--train-sets cifar10/idc-i/10:100,digits/dc/10:30] [--seed 0]
                                             [--models 5] [--epochs 300]
 
@@ -9,8 +9,10 @@ same iterations), both evaluated identically in float32 (protocol, epochs, model
 seed). ``eval``: the fp32-built set evaluated with ``precision`` fp32 and bf16 (same networks' seeds,
 batches and augmentation draws). ``train``: each of ``--train-sets`` (``DATASET/METHOD/IPC:ITERATIONS``) built with
 ``train_precision`` fp32 and bf16 (IDC's network update on real batches, the inner loop of DC, DSA and
-DCMG), both evaluated identically with the method's protocol (``--eval-precision``, default fp32). A difference is within noise when it is smaller than the larger of
-the two std over evaluation models.
+DCMG), both evaluated identically with the method's protocol (``--eval-precision``, default fp32). ``compile``:
+the fp32-built DM set evaluated in float32 eagerly and through ``torch.compile`` (`compilation`; every other
+row pins compilation off, so only its own lever differs). A difference is within noise when it is smaller
+than the larger of the two std over evaluation models.
 The allocator lever (`allocator.keep_freed_memory`) changes no number (a test builds a set with it on
 and off and compares the bytes) and is on in both rows.
 """
@@ -51,12 +53,12 @@ def main() -> None:
     root = real_data_root(args.data_root)
     out = tempfile.mkdtemp()
     cifar = load_source("cifar10", root)
-    ev = {"models": args.models, "epochs": args.epochs, "seed": 0, "progress": False}
+    ev = {"models": args.models, "epochs": args.epochs, "seed": 0, "progress": False, "compilation": "off"}
     levers = args.levers.split(",")
     print(f"{args.models} models x {args.epochs} epochs per evaluation; DM {args.dm_iterations} iterations")
-    print("| lever | off (fp32) | on (bf16) | difference | seconds off / on |\n|---|---|---|---|---|")
+    print("| lever | off (fp32, eager) | on (bf16, or compiled) | difference | seconds off / on |\n|---|---|---|---|---|")
     sets = {}
-    for precision in ("fp32", "bf16") if "real" in levers else ("fp32",) if "eval" in levers else ():
+    for precision in ("fp32", "bf16") if "real" in levers else ("fp32",) if {"eval", "compile"} & set(levers) else ():
         start = time.perf_counter()
         path = build("cifar10", "dm", 10, out=f"{out}/{precision}", real=cifar, iterations=args.dm_iterations,
                      progress=False, real_precision=precision)
@@ -68,6 +70,9 @@ def main() -> None:
     if "eval" in levers:
         off, on = (evaluate(sets["fp32"][0], cifar, precision=p, **ev) for p in ("fp32", "bf16"))
         print(_row("the same set's evaluation (evaluation s)", off, on), flush=True)
+    if "compile" in levers:
+        off, on = (evaluate(sets["fp32"][0], cifar, **{**ev, "precision": "fp32", "compilation": c}) for c in ("off", "on"))
+        print(_row("the same set's fp32 evaluation, compiled (evaluation s)", off, on), flush=True)
     for spec in args.train_sets.split(",") if "train" in levers else ():
         name, iterations = spec.split(":")
         dataset, method, ipc = name.split("/")

@@ -13,32 +13,39 @@ data_root_option = click.option("--data-root", type=click.Path(file_okay=False),
 device_option = click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True, help="Where to compute.")
 seed_option = click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
                            help="Seed for every random draw (0 to 2**63 - 1).")
+
+
+def _auto_choice_option(*names: str, choices: tuple[str, ...], help_text: str):
+    """An option among ``choices`` whose default is ``auto`` (the lever on where it was measured to win)."""
+    return click.option(*names, type=click.Choice(choices), default="auto", show_default=True, help=help_text)
+
+
 # Said once for the three precision options: the measured cost of forcing bf16 where auto would not pick it.
 WITHOUT_NATIVE_BF16 = (" bf16 on a CPU without AVX512-BF16 falls back to slow reference convolutions (an evaluation 17x slower "
                        "than fp32 on an AVX2-only EPYC): leave auto there.")
-real_precision_option = click.option(
-    "--real-precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
-    help="dtype of DM's and IDM's embeddings of real images (targets, no gradient). auto: bf16 on a CPU with AVX512-BF16 (measured on a 2-core AVX512-BF16 CPU, CIFAR-10 IPC 10: "
+real_precision_option = _auto_choice_option(
+    "--real-precision", choices=PRECISIONS,
+    help_text="dtype of DM's and IDM's embeddings of real images (targets, no gradient). auto: bf16 on a CPU with AVX512-BF16 (measured on a 2-core AVX512-BF16 CPU, CIFAR-10 IPC 10: "
          "DM 100 iterations 270 -> 153 s, accuracy 42.79 +- 0.56 vs 42.90 +- 0.57 %: benchmarks/precision_fidelity.py), "
          "fp32 elsewhere." + WITHOUT_NATIVE_BF16)
-train_precision_option = click.option(
-    "--train-precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
-    help="Arithmetic of a recipe's network training (IDC's network update on real batches; the inner loop of DC, DSA "
+train_precision_option = _auto_choice_option(
+    "--train-precision", choices=PRECISIONS,
+    help_text="Arithmetic of a recipe's network training (IDC's network update on real batches; the inner loop of DC, DSA "
          "and DCMG): fp32 (the papers') or bf16 autocast (float32 weights and loss). auto: bf16 on a CPU with AVX512-BF16 "
          "(measured on a 2-core AVX512-BF16 CPU, CIFAR-10 IPC 10: IDC 9.28 -> 7.61 s per iteration, DSA's 50-epoch inner "
          "loop 11.0 -> 8.4 s; no gain on 8x8 digits; accuracy within noise: IDC-I 40.59 +- 0.62 vs 40.40 +- 0.50 %, "
          "DC digits IPC 10 over 2 seeds 90.2 vs 90.9 %: benchmarks/precision_fidelity.py --levers train), fp32 elsewhere."
          + WITHOUT_NATIVE_BF16)
-eval_precision_option = click.option(
-    "--precision", "eval_precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
-    help="Arithmetic of the evaluation networks: fp32 (the papers') or bf16 (bf16 autocast forwards, float32 weights "
+eval_precision_option = _auto_choice_option(
+    "--precision", "eval_precision", choices=PRECISIONS,
+    help_text="Arithmetic of the evaluation networks: fp32 (the papers') or bf16 (bf16 autocast forwards, float32 weights "
          "and loss, bf16 test passes). auto: bf16 on a CPU with AVX512-BF16 (measured on a 2-core AVX512-BF16 CPU, "
          "10 ConvNets x 30 epochs on CIFAR-10 IPC 10: 398 s one after another in fp32 -> 230 s together in bf16, "
          "accuracy 25.1 vs 25.3 %; one DM set, 5 x 300 epochs: 43.00 +- 0.35 % in 519 s vs 43.03 +- 0.27 % in 321 s: "
          "benchmarks/eval_speed.py, benchmarks/precision_fidelity.py), fp32 elsewhere." + WITHOUT_NATIVE_BF16)
-eval_compilation_option = click.option(
-    "--compile", "compilation", type=click.Choice(COMPILATION), default="auto", show_default=True,
-    help="Run the evaluation networks through torch.compile (Inductor fuses norm, ReLU and pooling around oneDNN's "
+eval_compilation_option = _auto_choice_option(
+    "--compile", "compilation", choices=COMPILATION,
+    help_text="Run the evaluation networks through torch.compile (Inductor fuses norm, ReLU and pooling around oneDNN's "
          "convolutions; ~30 s of compilation per process). Measured on a 2-core AVX2 CPU, fp32, 10 ConvNets x 30 epochs "
          "on CIFAR-10 IPC 10: 685 -> 528 s (1.28x; 677 s one network after another), same accuracy (25.3 %): "
          "benchmarks/eval_speed.py. auto: on for a CPU with a C++ compiler, fp32 networks and a long enough evaluation (about 1000 "
