@@ -7,6 +7,7 @@ float32, with the precision recorded), and bad choices must be refused with the 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -275,3 +276,21 @@ def test_compiled_evaluation_learns_like_eager_and_says_so(digits):
     assert (eager["compiled"], fast["compiled"]) == (False, True)
     assert fast["mean"] > 50  # chance is 10 %
     assert max(abs(a - b) for a, b in zip(eager["accuracies"], fast["accuracies"])) < 3, (eager["accuracies"], fast["accuracies"])
+
+
+def test_auto_leaves_short_evaluations_eager_and_vmap_is_never_compiled(digits):
+    images, labels = digits.train_images[:20], digits.train_labels[:20]
+    short = train_and_test(images, labels, digits, models=1, epochs=2, progress=False)  # compilation="auto"
+    stacked = train_and_test(images, labels, digits, models=2, epochs=2, progress=False, together="vmap", compilation="on")
+    assert (short["compiled"], stacked["compiled"]) == (False, False)
+
+
+@NEEDS_COMPILER
+def test_eval_compile_option_reaches_the_evaluation_and_refuses_bad_values(digits, tmp_path):
+    path = build("digits", "dm", 1, out=tmp_path, real=digits, iterations=1, progress=False)
+    common = ["eval", str(path), "--models", "1", "--epochs", "2", "--arch", "convnet-w32", "--quiet", "--json"]
+    on = CliRunner().invoke(main, [*common, "--compile", "on"])
+    assert on.exit_code == 0, on.output
+    assert json.loads(on.output.strip().splitlines()[-1])["compiled"] is True
+    bad = CliRunner().invoke(main, [*common, "--compile", "always"])
+    assert bad.exit_code == 2 and "'always' is not one of 'auto', 'on', 'off'" in bad.output
