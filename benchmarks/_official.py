@@ -11,9 +11,10 @@ range(args.inner_loop):``, one image update per class as our IDC iteration). STA
 stamps; iteration ``i`` took ``stamps[i + 1] - stamps[i]``. ``--stop-after N`` ends the run at the
 N-th stamp (IDC's loop runs ``niter * 100`` steps whatever is asked). IDC's repository calls
 ``.cuda()`` and ``device='cuda'`` throughout: it runs from a temporary copy with those two spellings
-turned to the CPU's, nothing else changed. VICO's ``networks.py`` is loaded with one compatibility fix:
-``.view(x.size(0), -1)`` of a feature map reads ``.reshape(...)`` (the same values; under torch 2 their DSA
-crop hands a channels-last tensor on, which ``view`` refuses for MNIST's 3x3 feature maps — the script
+turned to the CPU's, and the compatibility fix below, nothing else changed. VICO's ``networks.py`` is loaded (and IDC's
+copy written) with one compatibility fix: ``.view(x.size(0), -1)`` (IDC: ``.view(x.shape[0], -1)``) of a
+feature map reads ``.reshape(...)`` (the same values; under torch 2 their DSA
+crop hands a channels-last tensor on, which ``view`` refuses for MNIST's 3x3 feature maps — the scripts
 crashed there; ``reshape`` is ``view`` wherever the tensor is contiguous, so CIFAR-10 runs the same code).
 ``--skip-evaluation`` (VICO only; for `official_sets.py`, which evaluates the saved sets itself) turns the
 script's in-loop ``evaluate_synset`` into a no-op: ``main.py`` evaluates at iteration 0 whatever
@@ -38,7 +39,7 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from condensed_datasets.sources import load_source
+from condensed_datasets.sources import RealData, load_source
 
 VICO_LOOP = re.compile(r"^(?P<indent>[ \t]*)for it in range\(args\.Iteration ?\+ ?1\):[ \t]*$", re.M)
 IDC_LOOP = re.compile(r"^(?P<indent>[ \t]*)for ot in range\(args\.inner_loop\):[ \t]*$", re.M)
@@ -68,14 +69,19 @@ def _vico_tuple(dataset: str, data_root: str) -> tuple:
             train, test, DataLoader(test, batch_size=256, shuffle=False, num_workers=0))
 
 
-VIEW_OF_BATCH = re.compile(r"\.view\((\w+)\.size\(0\), -1\)")
+VIEW_OF_BATCH = re.compile(r"\.view\((\w+)\.(size\(0\)|shape\[0\]), -1\)")
+
+
+def _reshape_for_view(source: str) -> str:
+    """``source`` with every ``.view(x.size(0), -1)`` / ``.view(x.shape[0], -1)`` read as ``.reshape(...)``."""
+    return VIEW_OF_BATCH.sub(r".reshape(\1.\2, -1)", source)
 
 
 def _load_with_reshape(module: str) -> None:
     """Import ``module`` (from sys.path) with every ``.view(x.size(0), -1)`` read as ``.reshape(x.size(0), -1)``."""
     spec = importlib.util.find_spec(module)
     path = Path(spec.origin)
-    code = compile(VIEW_OF_BATCH.sub(r".reshape(\1.size(0), -1)", path.read_text()), str(path), "exec")
+    code = compile(_reshape_for_view(path.read_text()), str(path), "exec")
     loaded = importlib.util.module_from_spec(spec)
     sys.modules[module] = loaded
     exec(code, loaded.__dict__)
@@ -104,8 +110,7 @@ def _patch_idm(dataset: str, data_root: str) -> None:
 class _PixelDataset(Dataset):
     """A torchvision-dataset stand-in for IDC's ``load_resized_data``: [0, 1] pixels for training, normalised for test."""
 
-    def __init__(self, dataset: str, data_root: str, train: bool) -> None:
-        real = load_source(dataset, Path(data_root))
+    def __init__(self, real: RealData, train: bool) -> None:
         mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (real.mean, real.std))
         self.images = real.train_images * std + mean if train else real.test_images
         self.targets = (real.train_labels if train else real.test_labels).tolist()
@@ -123,17 +128,21 @@ def _patch_idc(dataset: str, data_root: str) -> None:
 
     numpy.int = int  # misc/utils.py rand_bbox calls np.int, removed in NumPy 1.24: the builtin it aliased
 
-    loader = lambda root, train=True, transform=None, **kwargs: _PixelDataset(dataset, data_root, train)  # noqa: E731
+    # Loaded before the patch: our MNIST source reads through torchvision's MNIST class, which the patch replaces.
+    real = load_source(dataset, Path(data_root))
+    loader = lambda root, train=True, transform=None, **kwargs: _PixelDataset(real, train)  # noqa: E731
     datasets.CIFAR10 = datasets.MNIST = loader
 
 
 def _cpu_copy(repo: Path, scratch: Path) -> Path:
-    """A copy of ``repo`` whose Python files say ``'cpu'`` / ``.cpu()`` where they said ``'cuda'`` / ``.cuda()``."""
+    """A copy of ``repo`` whose Python files say ``'cpu'`` / ``.cpu()`` where they said ``'cuda'`` / ``.cuda()``,
+    with the flattening ``view`` read as ``reshape`` (`_reshape_for_view`)."""
     copy = scratch / f"{repo.name}-cpu"
     shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(".git"))
     for path in copy.rglob("*.py"):
         text = path.read_text()
-        path.write_text(text.replace(".cuda()", ".cpu()").replace("'cuda'", "'cpu'").replace('"cuda"', '"cpu"'))
+        text = text.replace(".cuda()", ".cpu()").replace("'cuda'", "'cpu'").replace('"cuda"', '"cpu"')
+        path.write_text(_reshape_for_view(text))
     return copy
 
 
