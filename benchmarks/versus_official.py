@@ -15,6 +15,11 @@ reads and stamps their iteration loop); ours runs in this process through `build
 and the first (warm-up) iteration are excluded from both. The table gives each side's median over
 repeats of its mean seconds per iteration, and the ratio official / ours (> 1: ours is faster).
 Time it alone: two heavy processes on a 2-core machine slow each other several-fold.
+
+The authors' scripts run with glibc's default allocator, as their users run them (``MALLOC_*`` variables
+of this shell are removed from their environment), while ours keeps freed memory (`allocator`), one of
+our levers. ``--official-allocator keep-freed`` gives their scripts the same allocator setting through
+glibc's environment variables instead: the ratio then shows our other levers alone.
 """
 
 from __future__ import annotations
@@ -33,12 +38,15 @@ from typing import Any, Callable
 
 from _data import median, real_data_root
 
+from condensed_datasets.allocator import KEEP_FREED_ENV
 from condensed_datasets.build import build
 from condensed_datasets.recipes import get_method
 from condensed_datasets.sources import RealData, load_source
 
 HERE = Path(__file__).resolve().parent
 OFFICIAL_NAMES = {"cifar10": "CIFAR10", "mnist": "MNIST"}
+# --official-allocator: the glibc environment of the authors' scripts
+OFFICIAL_ALLOCATORS = {"default": {}, "keep-freed": KEEP_FREED_ENV}
 
 
 @dataclass(frozen=True)
@@ -123,29 +131,38 @@ def time_ours(dataset: str, method: str, ipc: int, iterations: int, real, out: s
     return per_iteration(stamps, starts=False)
 
 
+def official_environment(allocator: str = "default") -> dict[str, str]:
+    """This process's environment for an official script: our package importable, glibc's ``MALLOC_*``
+    variables replaced by the ``allocator`` setting (a key of `OFFICIAL_ALLOCATORS`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))
+    return {**env, **OFFICIAL_ALLOCATORS[allocator]}
+
+
 def run_official(spec: Official, official_dir: Path, real: RealData, argv: list[str], data_root: Path,
-                 scratch: Path, stop_after: int | None = None, skip_evaluation: bool = False) -> list[float]:
+                 scratch: Path, stop_after: int | None = None, skip_evaluation: bool = False,
+                 allocator: str = "default") -> list[float]:
     """Run the official script with ``argv`` in ``scratch`` (where it writes its results); its iteration stamps.
 
-    ``skip_evaluation``: the script's in-loop evaluations become no-ops (`_official.py --skip-evaluation`)."""
+    ``skip_evaluation``: the script's in-loop evaluations become no-ops (`_official.py --skip-evaluation`).
+    ``allocator``: its glibc allocator setting (`official_environment`)."""
     stamps_path = scratch / "stamps.json"
     stop = ["--stop-after", str(stop_after)] if stop_after is not None else []
     skip = ["--skip-evaluation"] if skip_evaluation else []
     command = [sys.executable, str(HERE / "_official.py"), spec.family, str(official_dir / spec.repo), spec.script,
                real.name, str(data_root), str(stamps_path), *stop, *skip, "--", *argv]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=scratch, env=official_environment(allocator), capture_output=True, text=True)
     if done.returncode != 0 or not stamps_path.exists():
         raise RuntimeError(f"official {spec.script} failed:\n{done.stderr[-3000:]}")
     return json.loads(stamps_path.read_text())
 
 
 def time_official(spec: Official, official_dir: Path, real: RealData, method: str, ipc: int, iterations: int,
-                  config: dict[str, Any], data_root: Path) -> float:
+                  config: dict[str, Any], data_root: Path, allocator: str) -> float:
     with tempfile.TemporaryDirectory() as scratch:
         stop_after = None if spec.stops_itself else iterations + 1  # as many loop starts as `--Iteration n` makes
         stamps = run_official(spec, official_dir, real, spec.args(config, real, ipc, iterations), data_root, Path(scratch),
-                              stop_after)
+                              stop_after, allocator=allocator)
         return per_iteration(stamps, starts=True)
 
 
@@ -160,11 +177,14 @@ def main() -> None:
     parser.add_argument("--iterations", default="", help="per method, e.g. dm=6,dc=3 (timed: all but the first)")
     parser.add_argument("--real-precision", default="auto", help="ours: dtype of the real-image passes (auto|bf16|fp32)")
     parser.add_argument("--train-precision", default="auto", help="ours: arithmetic of the recipes' network training (auto|bf16|fp32)")
+    parser.add_argument("--official-allocator", default="default", choices=list(OFFICIAL_ALLOCATORS),
+                        help="glibc allocator of the authors' scripts: their default, or ours (keep-freed)")
     args = parser.parse_args()
     iterations = {**DEFAULT_ITERATIONS, **{k: int(v) for k, v in (p.split("=") for p in args.iterations.split(",") if p)}}
     root = real_data_root(args.data_root)
     out = tempfile.mkdtemp()
-    print(f"IPC {args.ipc}, published configs, CPU, real precision {args.real_precision}, train precision {args.train_precision}; median of {args.repeats} "
+    print(f"IPC {args.ipc}, published configs, CPU, real precision {args.real_precision}, train precision {args.train_precision}, "
+          f"official allocator {args.official_allocator}; median of {args.repeats} "
           "interleaved runs (ours, official, ...), first iteration of each run excluded")
     print("| dataset | method | iterations timed | ours s/it | official s/it | official / ours |")
     print("|---|---|---|---|---|---|")
@@ -180,7 +200,8 @@ def main() -> None:
             for _ in range(args.repeats):
                 ours.append(time_ours(dataset, method, args.ipc, n, real, out, args.real_precision,
                                           args.train_precision))
-                theirs.append(time_official(spec, args.official_dir, real, method, args.ipc, n, config, root))
+                theirs.append(time_official(spec, args.official_dir, real, method, args.ipc, n, config, root,
+                                            args.official_allocator))
             o, t = median(ours), median(theirs)
             print(f"| {dataset} | {method} | {n - 1} x {args.repeats} | {o:.2f} | {t:.2f} | {t / o:.2f}x |", flush=True)
 

@@ -21,6 +21,9 @@ from functools import cache
 M_TRIM_THRESHOLD = -1  # glibc malloc.h: free memory at the top of the heap is returned only above this
 M_MMAP_MAX = -4  # glibc malloc.h: how many blocks may be served by mmap (0: none)
 TRIM_THRESHOLD = 1 << 30
+# The same setting as glibc reads it from the environment at start-up, for a process we do not control
+# (benchmarks/versus_official.py gives it to the authors' scripts on request).
+KEEP_FREED_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
 
 
 @cache

@@ -18,7 +18,7 @@ import torch
 from click.testing import CliRunner
 from torch import nn
 
-from condensed_datasets.allocator import keep_freed_memory
+from condensed_datasets.allocator import KEEP_FREED_ENV, keep_freed_memory
 from condensed_datasets.build import build
 from condensed_datasets.cli import main
 from condensed_datasets.compilation import AUTO_MIN_PIXELS, can_compile, compiled, resolve_compilation
@@ -49,6 +49,31 @@ def test_allocator_setting_changes_no_number(tmp_path):
                               env={**os.environ, "CONDENSED_KEEP_FREED_MEMORY": flag})
         paths.append(done.stdout.strip().splitlines()[-1])
     assert torch.equal(load(paths[0]).images, load(paths[1]).images)
+
+
+# Prints whether a fresh 64 MiB tensor lies in the heap (kept, reusable memory) rather than in a mapping of its own.
+_HEAP_CHECK = """
+import sys, torch
+from condensed_datasets.allocator import KEEP_FREED_ENV, keep_freed_memory
+if sys.argv[1] == "call":
+    keep_freed_memory()
+address = torch.empty(64 << 20, dtype=torch.uint8).data_ptr()
+heap = [line.split()[0] for line in open("/proc/self/maps") if line.rstrip().endswith("[heap]")]
+print(any(int(lo, 16) <= address < int(hi, 16) for lo, hi in (span.split("-") for span in heap)))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+@pytest.mark.parametrize(("how", "extra_env", "in_heap"), [
+    ("none", {}, "False"),  # glibc's default: a block this large is a fresh mapping
+    ("call", {}, "True"),  # keep_freed_memory()
+    ("none", KEEP_FREED_ENV, "True"),  # the same setting through the environment, for other programs
+])
+def test_large_blocks_come_from_the_heap_when_freed_memory_is_kept(how, extra_env, in_heap):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    done = subprocess.run([sys.executable, "-c", _HEAP_CHECK, how], capture_output=True, text=True, check=True,
+                          env={**env, **extra_env})
+    assert done.stdout.split() == [in_heap]
 
 
 @pytest.mark.parametrize("size", [(32, 32), (28, 28), (15, 9)])
