@@ -22,6 +22,8 @@ import shutil
 import torch
 from torch import nn
 
+from .registry import check_choice
+
 COMPILATION = ("auto", "on", "off")
 # ~30 s of compilation against ~77 ms saved per CIFAR step of 100 images: it pays from ~400 such steps
 # (4e7 image-pixels); the threshold leaves margin. Measured as pixels, because the saving scales with the
@@ -32,8 +34,7 @@ AUTO_MIN_PIXELS = 10**8
 
 def check_compilation(choice: str) -> None:
     """``choice`` must be one of `COMPILATION`."""
-    if choice not in COMPILATION:
-        raise ValueError(f"unknown compilation {choice!r}; valid choices: {', '.join(COMPILATION)}")
+    check_choice("compilation", choice, COMPILATION)
 
 
 def can_compile(device: torch.device) -> bool:

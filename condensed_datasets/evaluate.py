@@ -31,7 +31,7 @@ from .compilation import compiled, resolve_compilation
 from .condensed_set import CondensedSet
 from .nets import get_network, has_batchnorm
 from .precision import chunk_size, compute_in, precision_name, real_pass_network, resolve_precision
-from .registry import Registry
+from .registry import Registry, check_choice
 from .dc_augment import DCAugment
 from .sources import RealData
 
@@ -199,8 +199,7 @@ def _make_group(arch: str, real: RealData, k: int, device: torch.device, mode: s
 def _resolve_mode(together: str, device: torch.device) -> str:
     # vmap turns K convolutions into one grouped convolution: a win on GPUs, but on CPUs, where
     # training is compute-bound, oneDNN's grouped kernels are slower than K plain ones.
-    if together not in TOGETHER_MODES:
-        raise ValueError(f"unknown together mode {together!r}; valid choices: {', '.join(TOGETHER_MODES)}")
+    check_choice("together mode", together, TOGETHER_MODES)
     if together == "auto":
         return "vmap" if device.type == "cuda" else "loop"
     return together

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .registry import Registry
+from .registry import Registry, check_choice
 
 NETWORKS: Registry[Callable[..., nn.Module]] = Registry("network")
 
@@ -25,8 +25,7 @@ def _norm2d(kind: str, channels: int, spatial: tuple[int, int]) -> nn.Module:
         "group": lambda: nn.GroupNorm(4, channels, affine=True),
         "none": nn.Identity,
     }
-    if kind not in factories:
-        raise ValueError(f"unknown norm {kind!r}; valid choices: {', '.join(factories)}")
+    check_choice("norm", kind, factories)
     return factories[kind]()
 
 

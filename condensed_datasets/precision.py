@@ -22,13 +22,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .registry import check_choice
+
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
 def check_precision(choice: str) -> None:
     """``choice`` must be one of `PRECISIONS`."""
-    if choice not in PRECISIONS:
-        raise ValueError(f"unknown precision {choice!r}; valid choices: {', '.join(PRECISIONS)}")
+    check_choice("precision", choice, PRECISIONS)
 
 
 def cpu_has_native_bf16() -> bool:

@@ -11,6 +11,12 @@ class UnknownNameError(ValueError):
     """Raised for a name no registry entry carries; the message lists the valid choices."""
 
 
+def check_choice(kind: str, value: str, choices) -> None:
+    """``value`` must be one of ``choices``; else a `ValueError` naming it and the valid choices."""
+    if value not in choices:
+        raise ValueError(f"unknown {kind} {value!r}; valid choices: {', '.join(choices)}")
+
+
 class Registry(Generic[T]):
     """Maps lowercase names to objects of one kind (datasets, networks, methods, ...).
 
