@@ -80,8 +80,11 @@ def _crop_apply(x: Tensor, p: Params) -> Tensor:
     gy = (torch.arange(h, device=x.device)[None] + dy[:, None] + 1).clamp(0, h + 1)
     gx = (torch.arange(w, device=x.device)[None] + dx[:, None] + 1).clamp(0, w + 1)
     padded = F.pad(x, (1, 1, 1, 1))
-    rows = torch.arange(n, device=x.device)[:, None, None]
-    return padded[rows, :, gy[:, :, None], gx[:, None, :]].permute(0, 3, 1, 2)
+    rows = torch.arange(n, device=x.device)[:, None, None, None]
+    channels = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+    # indexing all four dims yields [n, c, h, w] in the standard layout (a gather of [n, h, w] rows then
+    # permuted would be channels-last, which a 1-channel batch cannot even be told apart from, see below)
+    return padded[rows, channels, gy[:, None, :, None], gx[:, None, None, :]]
 
 
 def _cutout_sample(n: int, h: int, w: int, g: Generator) -> Params:
@@ -146,9 +149,17 @@ class SampledAugmentation:
     def __call__(self, x: Tensor) -> Tensor:
         for name, params in self.steps:
             x = OPS.get(name).apply(x, params)
-        # crop's gather comes out channels-last; on CPU a ConvNet then runs its GroupNorm (instance norm)
-        # and ReLU backward on that layout several times slower (see `benchmarks/recipe_speed.py`)
-        return x.contiguous()
+        # A ConvNet on CPU runs its GroupNorm (instance norm) and ReLU backward several times slower on a
+        # channels-last batch (see `benchmarks/recipe_speed.py`). ``contiguous()`` cannot see the layout of a
+        # 1-channel batch (strides of size-1 dims do not count) while convolutions still take it for
+        # channels-last: `standard_layout` rewrites any batch whose strides are not the row-major ones.
+        return standard_layout(x)
+
+
+def standard_layout(x: Tensor) -> Tensor:
+    """``x`` with row-major (NCHW) strides, copied only when its strides differ from them."""
+    expected = torch.empty(x.shape, device="meta").stride()
+    return x if x.stride() == expected else x.clone(memory_format=torch.contiguous_format)
 
 
 COMPOSITIONS = ("single", "idc")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from condensed_datasets.augment import OPS, DiffAugment, cutmix
+from condensed_datasets.augment import OPS, DiffAugment, cutmix, standard_layout
 
 from conftest import TEST_DEVICE as DEVICE
 
@@ -79,16 +79,28 @@ def test_cutmix_pastes_a_box_from_the_partner():
     assert 0 <= r <= 1
 
 
+def _row_major(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return torch.empty(shape).stride()
+
+
+@pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("strategy", ["crop", STRATEGY])
-def test_augmented_batches_come_out_contiguous_with_the_ops_values(strategy):
-    # crop's gather yields a channels-last view; a ConvNet on that layout ran its GroupNorm and ReLU
-    # backward several times slower on CPU, so the batch is handed on contiguous - same values.
-    x = torch.randn(8, 3, 16, 16, device=DEVICE)
+def test_augmented_batches_come_out_row_major_with_the_ops_values(strategy, channels):
+    # A ConvNet on CPU ran its GroupNorm and ReLU backward several times slower on a channels-last batch; a
+    # 1-channel batch with channels-last strides still passes `is_contiguous()`, so the strides are checked.
+    x = torch.randn(8, channels, 16, 16, device=DEVICE)
     draw = DiffAugment(strategy).sample(len(x), (16, 16), torch.Generator().manual_seed(3))
     out = draw(x)
     raw = x
     for name, params in draw.steps:
         raw = OPS.get(name).apply(raw, params)
-    assert out.is_contiguous()
+    assert out.stride() == _row_major(out.shape)
     assert torch.equal(out, raw)
-    assert strategy != "crop" or not raw.is_contiguous()  # the layout this guards against is real
+
+
+def test_standard_layout_rewrites_only_batches_whose_strides_are_not_row_major():
+    x = torch.randn(4, 16, 16, 1).permute(0, 3, 1, 2)  # 1 channel, channels-last strides
+    assert x.is_contiguous() and x.stride() != _row_major(x.shape)  # what `contiguous()` cannot see
+    fixed = standard_layout(x)
+    assert fixed.stride() == _row_major(x.shape) and torch.equal(fixed, x)
+    assert standard_layout(fixed) is fixed
