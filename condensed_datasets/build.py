@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import torch
 
+from .compilation import check_compilation
 from .engine import RunOptions, check_seed
 from .layout import CHECKPOINT_FILENAME, PREVIEW_FILENAME, SET_FILENAME, set_dir
 from .precision import check_precision
@@ -31,7 +32,7 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
           iterations: int | None = None, device: str = "cpu", seed: int = 0, download: bool = False,
           progress: bool = True, resume: bool = False, overrides: dict[str, Any] | None = None,
           real: RealData | None = None, checkpoint_minutes: float = 5.0, amp: bool = False,
-          real_precision: str = "auto", train_precision: str = "auto",
+          real_precision: str = "auto", train_precision: str = "auto", train_compilation: str = "auto",
           on_iteration: Callable[[int, float], None] | None = None) -> Path:
     """Condense ``dataset`` with ``method`` at ``ipc`` images per class and write the set.
 
@@ -39,7 +40,8 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     shortens (or lengthens) the run; ``resume`` continues from the checkpoint in the same folder;
     ``overrides`` replace hyperparameters of the recipe's published config; ``real_precision``
     is the dtype of DM's and IDM's real-image embeddings, ``train_precision`` the arithmetic of a recipe's
-    network training on real batches (see `precision`); ``on_iteration``
+    network training on real batches (see `precision`), ``train_compilation`` whether that training runs
+    through ``torch.compile`` (see `compilation`); ``on_iteration``
     is called as ``on_iteration(iteration, loss)`` after every iteration.
     """
     from .recipes import get_method
@@ -52,6 +54,7 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     check_seed(seed)
     check_precision(real_precision)
     check_precision(train_precision)
+    check_compilation(train_compilation)
     if iterations is not None and not spec.iterations_key:
         raise ValueError(f"{method} has no iterations (it selects real images); drop --iterations")
     folder = check_folder(set_dir(out, dataset, method, ipc))
@@ -68,7 +71,8 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     with set_lock(folder):  # one writer per set: a second build of it is refused, never mixed in
         run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / CHECKPOINT_FILENAME,
                          resume=resume, checkpoint_minutes=checkpoint_minutes, amp=amp,
-                         real_precision=real_precision, train_precision=train_precision, on_iteration=on_iteration)
+                         real_precision=real_precision, train_precision=train_precision,
+                         train_compilation=train_compilation, on_iteration=on_iteration)
         cset = spec.condense(real.to(device), ipc, config, run)
         cset.meta["built_on"] = torch.device(device).type
         path = folder / SET_FILENAME

@@ -36,6 +36,12 @@ train_precision_option = _auto_choice_option(
          "loop 11.0 -> 8.4 s; no gain on 8x8 digits; accuracy within noise: IDC-I 40.59 +- 0.62 vs 40.40 +- 0.50 %, "
          "DC digits IPC 10 over 2 seeds 90.2 vs 90.9 %: benchmarks/precision_fidelity.py --levers train), fp32 elsewhere."
          + WITHOUT_NATIVE_BF16)
+train_compilation_option = _auto_choice_option(
+    "--train-compile", "train_compilation", choices=COMPILATION,
+    help_text="Run a recipe's network training (IDC's network update on real batches; the inner loop of DC, DSA and DCMG) "
+         "through torch.compile; the matching passes stay eager (they take a double backward). MEASURED_TRAIN_COMPILE "
+         "auto: on for a CPU with a C++ compiler and a run whose network training is long enough (about 1000 CIFAR "
+         "steps of 100 images or more: every published budget, never the 8x8 digits demo), off on CUDA (not measured).")
 eval_precision_option = _auto_choice_option(
     "--precision", "eval_precision", choices=PRECISIONS,
     help_text="Arithmetic of the evaluation networks: fp32 (the papers') or bf16 (bf16 autocast forwards, float32 weights "

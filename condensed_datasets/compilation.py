@@ -30,6 +30,7 @@ COMPILATION = ("auto", "on", "off")
 # activations: a 1000-epoch CIFAR or MNIST evaluation of 5 networks at IPC 10 trains ~4-5e8, the digits
 # demo (8x8 px) 1e7 and stays eager.
 AUTO_MIN_PIXELS = 10**8
+AUTO_DTYPES = (torch.float32, torch.bfloat16)
 
 
 def check_compilation(choice: str) -> None:
@@ -47,8 +48,17 @@ def resolve_compilation(choice: str, device: torch.device, trained_pixels: int, 
     (images per step x pixels per image x steps, all networks together)."""
     check_compilation(choice)
     if choice == "auto":
-        return can_compile(device) and dtype == torch.float32 and trained_pixels >= AUTO_MIN_PIXELS
+        return can_compile(device) and dtype in AUTO_DTYPES and trained_pixels >= AUTO_MIN_PIXELS
     return choice == "on"
+
+
+def training_compilation(choice: str, device: torch.device, trained_pixels: int, dtype: torch.dtype) -> tuple[bool, dict[str, bool]]:
+    """Whether a recipe's network training (``RunOptions.train_compilation``) is compiled, and how a set records it.
+
+    The record goes into the set's metadata only (not a checkpoint's identity: compiled and eager steps compute
+    the same function, so a run may resume either way); it is empty when eager."""
+    enabled = resolve_compilation(choice, device, trained_pixels, dtype)
+    return enabled, {"train_compiled": True} if enabled else {}
 
 
 def compiled(net: nn.Module, enabled: bool) -> nn.Module:

@@ -39,6 +39,8 @@ class RunOptions:
         train_precision: arithmetic of the networks' training steps inside a recipe (IDC's network update
             on real batches, the inner loop of DC, DSA and DCMG on the synthetic set): ``fp32`` (the reference)
             or bf16 autocast; ``auto`` picks bf16 on a CPU with AVX512-BF16 (`precision.PRECISIONS`).
+        train_compilation: whether that training runs through ``torch.compile`` (`compilation.COMPILATION`;
+            ``auto``: `compilation.resolve_compilation` on the run's planned training work).
         on_iteration: called as ``on_iteration(iteration, loss)`` after every iteration (logging, timing).
     """
 
@@ -51,6 +53,7 @@ class RunOptions:
     amp: bool = False
     real_precision: str = "auto"
     train_precision: str = "auto"
+    train_compilation: str = "auto"
     on_iteration: Callable[[int, float], None] | None = None
 
     @property

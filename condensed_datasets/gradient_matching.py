@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from .augment import DiffAugment
 from .checkpoint import RecipeState, run_iterations
+from .compilation import compiled, training_compilation
 from .condensed_set import CondensedSet, class_major_labels
 from .engine import RunOptions, init_images, sample_class, set_meta
 from .matching import gradient_distance
@@ -116,10 +117,18 @@ def condense_by_gradient_matching(real: RealData, ipc: int, config: dict[str, An
     # The inner loop trains the network only between outer steps: with one outer step (IPC 1) there is none.
     train_dtype, recorded = resolve_train_precision(run.train_precision if outer > 1 else "fp32", device)
 
+    def inner_epochs(t: int) -> int:
+        return adaptive_inner_steps(t) if config.get("adaptive_inner") else int(config["inner_loop"])
+
+    trained_pixels = (int(config["iterations"]) * sum(inner_epochs(t) for t in range(outer - 1)) * len(labels)
+                      * real.image_size[0] * real.image_size[1])
+    compile_training, compile_record = training_compilation(run.train_compilation, device, trained_pixels, train_dtype)
+
     def step(it: int) -> float:
         net = get_network(config["arch"], real.channels, real.num_classes, real.image_size).to(device)
         params = list(net.parameters())
         net_opt = torch.optim.SGD(params, lr=config["lr_net"], momentum=config.get("net_momentum", 0.0))
+        trainer = compiled(net, compile_training)  # the same network; its matching passes stay eager (double backward)
         total = 0.0
         for t in range(outer):
             if has_batchnorm(net):
@@ -131,12 +140,11 @@ def condense_by_gradient_matching(real: RealData, ipc: int, config: dict[str, An
             total += float(loss.detach())
             if t == outer - 1:
                 break
-            epochs = adaptive_inner_steps(t) if config.get("adaptive_inner") else int(config["inner_loop"])
-            train_on_synthetic(net, net_opt, images.detach(), labels, epochs, config["batch_train"], aug, generator,
-                               dtype=train_dtype)
+            train_on_synthetic(trainer, net_opt, images.detach(), labels, inner_epochs(t), config["batch_train"], aug,
+                               generator, dtype=train_dtype)
         return total / outer
 
     run_iterations(state, step, int(config["iterations"]), run, method, config, resume_ignores=("iterations",),
                    identity=recorded)
-    meta = set_meta(real, method, ipc, config, run.seed, iterations_run=state.iteration, **recorded)
+    meta = set_meta(real, method, ipc, config, run.seed, iterations_run=state.iteration, **recorded, **compile_record)
     return CondensedSet(images.detach(), labels, meta)

@@ -28,6 +28,7 @@ import torch
 from torch.nn import functional as F
 
 from condensed_datasets.augment import DiffAugment
+from condensed_datasets.compilation import compiled, training_compilation
 from condensed_datasets.checkpoint import RecipeState, load_module_tensors, module_tensors, run_iterations
 from condensed_datasets.condensed_set import CondensedSet, DecoderSpec, class_major_labels
 from condensed_datasets.engine import RunOptions, sample_class, set_meta, train_on_real
@@ -82,10 +83,13 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, 
     high = torch.tensor([(1 - m) / s for m, s in zip(real.mean, real.std)], device=device).view(1, -1, 1, 1)
     net_steps = math.ceil(config["n_data"] / config["batch_real"])
     train_dtype, recorded = resolve_train_precision(run.train_precision, device)
+    trained_pixels = int(config["iterations"]) * net_steps * config["batch_real"] * real.image_size[0] * real.image_size[1]
+    compile_training, compile_record = training_compilation(run.train_compilation, device, trained_pixels, train_dtype)
     holder: dict[str, Any] = {}
 
     def fresh_network() -> None:
         holder["net"] = get_network(config["arch"], real.channels, real.num_classes, real.image_size).to(device)
+        holder["trainer"] = compiled(holder["net"], compile_training)  # the same network; matching stays eager
         holder["opt"] = torch.optim.SGD(holder["net"].parameters(), lr=config["lr_net"], momentum=0.9, weight_decay=config["wd_net"])
 
     def restore_network() -> None:  # resumed in the middle of a network's life
@@ -114,14 +118,15 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, 
             loss.backward()
             state.optimizer.step()
             total += float(loss.detach())
-        train_on_real(net, real, net_steps, generator, batch=config["batch_real"], augment=net_aug,
+        train_on_real(holder["trainer"], real, net_steps, generator, batch=config["batch_real"], augment=net_aug,
                       cutmix_p=config["mix_p"], optimizer=holder["opt"], dtype=train_dtype)
         state.extra = module_tensors("net", net, holder["opt"])
         return total / real.num_classes
 
     run_iterations(state, step, int(config["iterations"]), run, method, config, resume_ignores=("iterations",),
                    on_restore=restore_network, identity=recorded)
-    meta = set_meta(real, method, ipc, config, run.seed, iterations_run=state.iteration, factor=factor, **recorded)
+    meta = set_meta(real, method, ipc, config, run.seed, iterations_run=state.iteration, factor=factor, **recorded,
+                    **compile_record)
     return CondensedSet(images.detach(), labels, meta, spec)
 
 

@@ -21,7 +21,7 @@ from torch import nn
 from condensed_datasets.allocator import KEEP_FREED_ENV, keep_freed_memory
 from condensed_datasets.build import build
 from condensed_datasets.cli import main
-from condensed_datasets.compilation import AUTO_MIN_PIXELS, can_compile, compiled, resolve_compilation
+from condensed_datasets.compilation import AUTO_MIN_PIXELS, can_compile, compiled, resolve_compilation, training_compilation
 from condensed_datasets.engine import real_init
 from condensed_datasets.evaluate import _ModelLoop, _StackedModels, train_and_test
 from condensed_datasets.nets import get_network
@@ -262,7 +262,8 @@ def test_compilation_choice_follows_the_work_and_the_machine():
     assert resolve_compilation("auto", cpu, AUTO_MIN_PIXELS - 1) is False  # short evaluations (every test's) stay eager
     assert resolve_compilation("auto", cpu, AUTO_MIN_PIXELS) is can_compile(cpu)
     assert resolve_compilation("auto", torch.device("cuda"), 10**12) is False  # not measured on GPUs
-    assert resolve_compilation("auto", cpu, 10**12, torch.bfloat16) is False  # nor with bf16 networks
+    assert resolve_compilation("auto", cpu, 10**12, torch.bfloat16) is can_compile(cpu)  # bf16 networks too
+    assert resolve_compilation("auto", cpu, 10**12, torch.float16) is False  # never measured
     assert resolve_compilation("on", cpu, 1, torch.bfloat16) is True
     assert resolve_compilation("on", cpu, 1) is True and resolve_compilation("off", cpu, 10**6) is False
     with pytest.raises(ValueError, match=r"'yes'.*auto, on, off"):
@@ -319,3 +320,33 @@ def test_eval_compile_option_reaches_the_evaluation_and_refuses_bad_values(digit
     assert json.loads(on.output.strip().splitlines()[-1])["compiled"] is True
     bad = CliRunner().invoke(main, [*common, "--compile", "always"])
     assert bad.exit_code == 2 and "'always' is not one of 'auto', 'on', 'off'" in bad.output
+
+
+def test_recipes_compile_their_network_training_only_for_long_runs():
+    cpu = torch.device("cpu")
+    on = can_compile(cpu)
+    assert training_compilation("auto", cpu, AUTO_MIN_PIXELS, torch.bfloat16) == (on, {"train_compiled": True} if on else {})
+    assert training_compilation("auto", cpu, AUTO_MIN_PIXELS - 1, torch.float32) == (False, {})
+    assert training_compilation("off", cpu, 10**12, torch.float32) == (False, {})
+    with pytest.raises(ValueError, match=r"'always'.*auto, on, off"):
+        training_compilation("always", cpu, 0, torch.float32)
+
+
+@NEEDS_COMPILER
+@pytest.mark.parametrize("method, overrides", [("idc-i", {"inner_loop": 2}), ("dsa", {"outer_loop": 2, "inner_loop": 1})])
+def test_compiled_network_training_builds_the_eager_set_and_says_so(method, overrides, digits, tmp_path):
+    # float32, so that compiled and eager steps differ only by the rounding of fused kernels
+    run = dict(real=digits, progress=False, overrides=overrides, iterations=2, train_precision="fp32")
+    eager = load(build("digits", method, 1, out=tmp_path / "a", train_compilation="off", **run))
+    fused = load(build("digits", method, 1, out=tmp_path / "b", train_compilation="on", **run))
+    by_default = load(build("digits", method, 1, out=tmp_path / "c", **run))  # a 2-iteration digits run stays eager
+    assert "train_compiled" not in eager.meta and fused.meta["train_compiled"] is True and "train_compiled" not in by_default.meta
+    assert torch.allclose(fused.images, eager.images, atol=1e-3) and torch.equal(by_default.images, eager.images)
+
+
+def test_train_compile_is_refused_by_name(digits, tmp_path):
+    with pytest.raises(ValueError, match=r"'always'.*auto, on, off"):
+        build("digits", "idc", 1, out=tmp_path / "a", real=digits, iterations=1, progress=False, train_compilation="always")
+    result = CliRunner().invoke(main, ["build", "digits", "--method", "idc", "--ipc", "1", "--out", str(tmp_path / "d"),
+                                       "--train-compile", "always"])
+    assert result.exit_code == 2 and "'always' is not one of 'auto', 'on', 'off'" in result.output
