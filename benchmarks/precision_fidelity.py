@@ -1,6 +1,7 @@
 """Accuracy with the bf16 and compilation levers on versus off, on real data: does a lever change results?
 
-    python benchmarks/precision_fidelity.py [--data-root DIR] [--levers real,eval,train,compile] [--dm-iterations 200]
+    python benchmarks/precision_fidelity.py [--data-root DIR] [--levers real,eval,train,compile,compile-bf16,train-compile]
+                                            [--dm-iterations 200]
                                             [--train-sets cifar10/idc-i/10:100,digits/dc/10:30] [--seed 0]
                                             [--models 5] [--epochs 300]
 
@@ -11,7 +12,9 @@ batches and augmentation draws). ``train``: each of ``--train-sets`` (``DATASET/
 ``train_precision`` fp32 and bf16 (IDC's network update on real batches, the inner loop of DC, DSA and
 DCMG), both evaluated identically with the method's protocol (``--eval-precision``, default fp32). ``compile``:
 the fp32-built DM set evaluated in float32 eagerly and through ``torch.compile`` (`compilation`; every other
-row pins compilation off, so only its own lever differs). A difference is within noise when it is smaller
+row pins compilation off, so only its own lever differs). ``compile-bf16``: the same set evaluated in bf16
+eagerly and compiled. ``train-compile``: each of ``--train-sets`` built with bf16 network training, eager and
+through ``torch.compile`` (``train_compilation``; every other build pins it off). A difference is within noise when it is smaller
 than the larger of the two std over evaluation models.
 The allocator lever (`allocator.keep_freed_memory`) changes no number (a test builds a set with it on
 and off and compares the bytes) and is on in both rows.
@@ -58,7 +61,7 @@ def main() -> None:
     print(f"{args.models} models x {args.epochs} epochs per evaluation; DM {args.dm_iterations} iterations")
     print("| lever | off (fp32, eager) | on (bf16, or compiled) | difference | seconds off / on |\n|---|---|---|---|---|")
     sets = {}
-    for precision in ("fp32", "bf16") if "real" in levers else ("fp32",) if {"eval", "compile"} & set(levers) else ():
+    for precision in ("fp32", "bf16") if "real" in levers else ("fp32",) if {"eval", "compile", "compile-bf16"} & set(levers) else ():
         start = time.perf_counter()
         path = build("cifar10", "dm", 10, out=f"{out}/{precision}", real=cifar, iterations=args.dm_iterations,
                      progress=False, real_precision=precision)
@@ -73,19 +76,26 @@ def main() -> None:
     if "compile" in levers:
         off, on = (evaluate(sets["fp32"][0], cifar, **{**ev, "precision": "fp32", "compilation": c}) for c in ("off", "on"))
         print(_row("the same set's fp32 evaluation, compiled (evaluation s)", off, on), flush=True)
-    for spec in args.train_sets.split(",") if "train" in levers else ():
-        name, iterations = spec.split(":")
-        dataset, method, ipc = name.split("/")
-        real = cifar if dataset == "cifar10" else load_source(dataset, None if dataset == "digits" else root)
-        built = {}
-        for precision in ("fp32", "bf16"):
-            start = time.perf_counter()
-            path = build(dataset, method, int(ipc), out=f"{out}/{name}-{precision}", real=real, iterations=int(iterations),
-                         progress=False, train_precision=precision, seed=args.seed)
-            built[precision] = (load(path), time.perf_counter() - start)
-        off, on = (evaluate(built[p][0], real, **{**ev, "precision": args.eval_precision}) for p in ("fp32", "bf16"))
-        off["seconds"], on["seconds"] = built["fp32"][1], built["bf16"][1]
-        print(_row(f"{method} {dataset} IPC {ipc} ({iterations} it., seed {args.seed}), network training (build s)", off, on), flush=True)
+    if "compile-bf16" in levers:
+        off, on = (evaluate(sets["fp32"][0], cifar, **{**ev, "precision": "bf16", "compilation": c}) for c in ("off", "on"))
+        print(_row("the same set's bf16 evaluation, compiled (evaluation s)", off, on), flush=True)
+    train_levers = {"train": (("fp32", "off"), ("bf16", "off"), "network training"),
+                    "train-compile": (("bf16", "off"), ("bf16", "on"), "bf16 network training compiled")}
+    for lever, (before, after, what) in train_levers.items():
+        for spec in args.train_sets.split(",") if lever in levers else ():
+            name, iterations = spec.split(":")
+            dataset, method, ipc = name.split("/")
+            real = cifar if dataset == "cifar10" else load_source(dataset, None if dataset == "digits" else root)
+            built = []
+            for precision, compilation in (before, after):
+                start = time.perf_counter()
+                path = build(dataset, method, int(ipc), out=f"{out}/{name}-{lever}-{len(built)}", real=real,
+                             iterations=int(iterations), progress=False, train_precision=precision,
+                             train_compilation=compilation, seed=args.seed)
+                built.append((load(path), time.perf_counter() - start))
+            off, on = (evaluate(b[0], real, **{**ev, "precision": args.eval_precision}) for b in built)
+            off["seconds"], on["seconds"] = built[0][1], built[1][1]
+            print(_row(f"{method} {dataset} IPC {ipc} ({iterations} it., seed {args.seed}), {what} (build s)", off, on), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,6 @@
 """Seconds per iteration of each recipe on this machine, DM's batched classes versus its per-class loop, and
-the recipes' network training in fp32 versus bf16 autocast (``--train-precision``: IDC's network update,
-the inner loop of DC, DSA and DCMG).
+the recipes' network training in fp32, in bf16 autocast (``--train-precision``: IDC's network update,
+the inner loop of DC, DSA and DCMG) and in bf16 through ``torch.compile`` (``--train-compile``).
 
     python benchmarks/recipe_speed.py [--dataset cifar10|digits] [--data-root DIR] [--ipc 10] [--repeats 3]
                                       [--methods dm,dsa,dc] [--train-methods idc] [--train-iterations 4]
@@ -9,8 +9,9 @@ the inner loop of DC, DSA and DCMG).
 
 Each recipe runs with its published configuration (``dc``/``dsa`` iterations are long: one outer
 iteration holds all outer and inner loops). DM is timed twice with identical work, ``batched_classes``
-on and off, in the same process; each of ``--train-methods`` is timed with ``train_precision`` fp32 and
-bf16, interleaved, its first iteration (setup) left out (so ``--train-iterations`` must be at least 2); the tables give the median of ``--repeats`` runs and the ratio.
+on and off, in the same process; each of ``--train-methods`` is timed with fp32, bf16 and compiled bf16 network
+training, interleaved, its first iteration (setup, and the compilation) left out (so ``--train-iterations`` must
+be at least 2); the tables give the median of ``--repeats`` runs and the ratios against fp32.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def main() -> None:
     parser.add_argument("--ipc", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--methods", default="dm,dsa,dc")
-    parser.add_argument("--train-methods", default="idc", help="recipes timed with train_precision fp32 and bf16")
+    parser.add_argument("--train-methods", default="idc", help="recipes timed with fp32, bf16 and compiled bf16 network training")
     parser.add_argument("--train-iterations", type=int, default=4, help="iterations per run of those (the first is left out)")
     args = parser.parse_args()
     real = load_source(args.dataset, None if args.dataset == "digits" else real_data_root(args.data_root))
@@ -71,16 +72,18 @@ def main() -> None:
     train_methods = [m for m in args.train_methods.split(",") if m]
     if train_methods:
         print()
-        print("| network training | median s / iteration, fp32 | bf16 autocast | speed-up |")
-        print("|---|---|---|---|")
+        print("| network training | median s / iteration, fp32 | bf16 autocast | bf16 compiled | speed-ups |")
+        print("|---|---|---|---|---|")
+    modes = {"fp32": ("fp32", "off"), "bf16": ("bf16", "off"), "bf16 compiled": ("bf16", "on")}
     for method in train_methods:
-        runs: dict[str, list[float]] = {"fp32": [], "bf16": []}
+        runs: dict[str, list[float]] = {mode: [] for mode in modes}
         for repeat in range(args.repeats):
-            for precision in runs:
-                runs[precision] += seconds_per_iteration(real, args.dataset, method, args.ipc, args.train_iterations,
-                                                         f"{out}/{method}-{precision}-{repeat}", train_precision=precision)
-        fp32, bf16 = median(runs["fp32"]), median(runs["bf16"])
-        print(f"| {method} | {fp32:.2f} | {bf16:.2f} | {fp32 / bf16:.2f}x |", flush=True)
+            for mode, (precision, compilation) in modes.items():
+                runs[mode] += seconds_per_iteration(real, args.dataset, method, args.ipc, args.train_iterations,
+                                                    f"{out}/{method}-{precision}-{compilation}-{repeat}",
+                                                    train_precision=precision, train_compilation=compilation)
+        fp32, bf16, fused = (median(runs[mode]) for mode in modes)
+        print(f"| {method} | {fp32:.2f} | {bf16:.2f} | {fused:.2f} | {fp32 / bf16:.2f}x, {fp32 / fused:.2f}x |", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -10,9 +10,15 @@ epochs, 41.25 ± 0.22 % in 833 s eager vs 41.24 ± 0.17 % in 670 s compiled (`be
 compiled graph for every network of the same architecture (their parameters are the graph's inputs),
 so K evaluation networks pay the compilation once.
 
+With bf16 networks (autocast forwards) the gain is larger, as Inductor fuses the casts too: on a 2-core
+AVX512-BF16 CPU, one CIFAR step of 100 images 144 -> 81 ms, and 10 ConvNets x 30 epochs on CIFAR-10 IPC 10
+232 s one after another in fp32, 140 s together in bf16, 113 s together in bf16 compiled (2.06x; compilation
+included), accuracy 25.1 / 25.3 / 25.3 %. The recipes use it for their network training
+(`training_compilation`), whose matching passes stay eager (they take a double backward).
+
 ``COMPILATION`` choices: ``on``, ``off``, ``auto`` (on where it pays for itself: a CPU, a C++ compiler
-for Inductor, float32 networks, and an evaluation that trains at least `AUTO_MIN_PIXELS` image-pixels;
-off on CUDA and with bf16, neither measured).
+for Inductor, float32 or bf16 networks, and a run that trains at least `AUTO_MIN_PIXELS` image-pixels;
+off on CUDA, not measured).
 """
 
 from __future__ import annotations
