@@ -30,16 +30,16 @@ real_precision_option = _auto_choice_option(
          "fp32 elsewhere." + WITHOUT_NATIVE_BF16)
 train_precision_option = _auto_choice_option(
     "--train-precision", choices=PRECISIONS,
-    help_text="Arithmetic of a recipe's network training (IDC's network update on real batches; the inner loop of DC, DSA "
-         "and DCMG): fp32 (the papers') or bf16 autocast (float32 weights and loss). auto: bf16 on a CPU with AVX512-BF16 "
+    help_text="Arithmetic of a recipe's network training (IDC's network update and IDM's queue models' steps on real "
+         "batches; the inner loop of DC, DSA and DCMG): fp32 (the papers') or bf16 autocast (float32 weights and loss). auto: bf16 on a CPU with AVX512-BF16 "
          "(measured on a 2-core AVX512-BF16 CPU, CIFAR-10 IPC 10: IDC 9.28 -> 7.61 s per iteration, DSA's 50-epoch inner "
          "loop 11.0 -> 8.4 s; no gain on 8x8 digits; accuracy within noise: IDC-I 40.59 +- 0.62 vs 40.40 +- 0.50 %, "
          "DC digits IPC 10 over 2 seeds 90.2 vs 90.9 %: benchmarks/precision_fidelity.py --levers train), fp32 elsewhere."
          + WITHOUT_NATIVE_BF16)
 train_compilation_option = _auto_choice_option(
     "--train-compile", "train_compilation", choices=COMPILATION,
-    help_text="Run a recipe's network training (IDC's network update on real batches; the inner loop of DC, DSA and DCMG) "
-         "through torch.compile; the matching passes stay eager (they take a double backward). Measured on a 2-core "
+    help_text="Run a recipe's network training (IDC's network update and IDM's queue models' steps on real batches; "
+         "the inner loop of DC, DSA and DCMG) through torch.compile; the matching passes stay eager (they take a double backward). Measured on a 2-core "
          "AVX512-BF16 CPU with bf16 training, IDC CIFAR-10 IPC 10: 5.03 -> 4.27 s per iteration (fp32 5.74; benchmarks/recipe_speed.py); one bf16 step of a "
          "ConvNet on 100 CIFAR images 144 -> 81 ms; accuracy IDC-I 36.32 +- 0.54 vs 36.39 +- 0.69 %: "
          "benchmarks/precision_fidelity.py --levers train-compile). auto: on for a CPU with a C++ compiler and a run whose network training is long enough (about 1000 CIFAR "

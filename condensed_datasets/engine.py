@@ -37,8 +37,8 @@ class RunOptions:
         amp: bfloat16 autocast on CUDA where a recipe supports it.
         real_precision: dtype of the real-image embeddings that carry no gradient (`precision.PRECISIONS`).
         train_precision: arithmetic of the networks' training steps inside a recipe (IDC's network update
-            on real batches, the inner loop of DC, DSA and DCMG on the synthetic set): ``fp32`` (the reference)
-            or bf16 autocast; ``auto`` picks bf16 on a CPU with AVX512-BF16 (`precision.PRECISIONS`).
+            and IDM's queue models' steps on real batches, the inner loop of DC, DSA and DCMG on the synthetic
+            set): ``fp32`` (the reference) or bf16 autocast; ``auto`` picks bf16 on a CPU with AVX512-BF16 (`precision.PRECISIONS`).
         train_compilation: whether that training runs through ``torch.compile`` (`compilation.COMPILATION`;
             ``auto``: `compilation.resolve_compilation` on the run's planned training work).
         on_iteration: called as ``on_iteration(iteration, loss)`` after every iteration (logging, timing).

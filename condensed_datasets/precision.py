@@ -11,7 +11,8 @@ bf16 copies (`real_pass_network` again).
 Measured and left out (2-core AVX512-BF16 CPU): gradient matching's real gradients in bf16 (under
 autocast a 64-image CIFAR gradient takes 113 vs 165 ms in float32, but is 9 % off in relative norm: too far
 for a matching target). `compute_in` is also what ``RunOptions.train_precision`` uses for a recipe's
-network training (IDC's network update on real batches; the inner loop of DC, DSA and DCMG).
+network training (IDC's network update and IDM's queue models' steps on real batches; the inner loop of DC, DSA
+and DCMG).
 """
 
 from __future__ import annotations

@@ -27,11 +27,12 @@ from torch.nn import functional as F
 
 from condensed_datasets.augment import DiffAugment
 from condensed_datasets.checkpoint import RecipeState, load_module_tensors, module_tensors, run_iterations
+from condensed_datasets.compilation import compiled, training_compilation
 from condensed_datasets.condensed_set import CondensedSet, class_major_labels
 from condensed_datasets.engine import RunOptions, real_init, sample_class, set_meta, train_on_real
 from condensed_datasets.formation import decode, multi_formation_spec
 from condensed_datasets.nets import get_network
-from condensed_datasets.precision import embed_real, precision_name, resolve_precision, real_pass_network
+from condensed_datasets.precision import embed_real, precision_name, real_pass_network, resolve_precision, resolve_train_precision
 from condensed_datasets.sources import RealData
 
 from . import Method, register_method
@@ -39,9 +40,12 @@ from . import Method, register_method
 
 @dataclass
 class QueuedModel:
-    """A model in the queue with its optimiser, running accuracy (%) and the SGD steps it has taken."""
+    """A model in the queue with its optimiser, running accuracy (%) and the SGD steps it has taken.
+
+    ``trainer`` is ``net`` itself or its ``torch.compile`` wrapper (same parameters) for the training steps."""
 
     net: nn.Module
+    trainer: nn.Module
     optimizer: torch.optim.Optimizer
     correct: float = 0.0
     seen: int = 0
@@ -58,13 +62,15 @@ class ModelQueue:
 
     make: Any
     n_max: int
+    compile_training: bool = False
     models: list[QueuedModel] = field(default_factory=list)
 
     def push(self) -> None:
         if len(self.models) >= self.n_max:
             self.models.pop(0)
         net = self.make()
-        self.models.append(QueuedModel(net, torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)))
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+        self.models.append(QueuedModel(net, compiled(net, self.compile_training), optimizer))
 
     def sample(self, k: int, generator: torch.Generator) -> list[QueuedModel]:
         order = torch.randperm(len(self.models), generator=generator)[:k]
@@ -120,8 +126,14 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
     aug = DiffAugment(config.get("dsa_strategy") or real.dsa_strategy)
     batch_real = min(int(config["batch_real"]), real.min_class_count)
     real_dtype = resolve_precision(run.real_precision, device)
-    recorded = {"real_precision": precision_name(real_dtype)}  # in the checkpoint's identity and the set's metadata
-    queue = ModelQueue(lambda: get_network(config["arch"], real.channels, real.num_classes, real.image_size).to(device), config["n_max"])
+    train_dtype, train_recorded = resolve_train_precision(run.train_precision, device)
+    # in the checkpoint's identity and the set's metadata
+    recorded = {"real_precision": precision_name(real_dtype), **train_recorded}
+    trained_pixels = (int(config["iterations"]) * config["fetch_net_num"] * config["model_train_steps"] * config["trained_bs"]
+                      * real.image_size[0] * real.image_size[1])
+    compile_training, compile_record = training_compilation(run.train_compilation, device, trained_pixels, train_dtype)
+    queue = ModelQueue(lambda: get_network(config["arch"], real.channels, real.num_classes, real.image_size).to(device),
+                       config["n_max"], compile_training)
     for _ in range(3):
         queue.push()
 
@@ -150,8 +162,8 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
                 state.optimizer.step()
                 total += float(loss.detach())
         for model in queue.sample(config["fetch_net_num"], generator):
-            stats = train_on_real(model.net, real, config["model_train_steps"], generator, batch=config["trained_bs"],
-                                  optimizer=model.optimizer)
+            stats = train_on_real(model.trainer, real, config["model_train_steps"], generator, batch=config["trained_bs"],
+                                  optimizer=model.optimizer, dtype=train_dtype)
             model.correct += stats.accuracy * config["model_train_steps"] * config["trained_bs"]
             model.seen += config["model_train_steps"] * config["trained_bs"]
             model.steps += config["model_train_steps"]
@@ -164,7 +176,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
     run_iterations(state, step, int(config["iterations"]), run, "idm", config, resume_ignores=("iterations",),
                    on_restore=lambda: queue.load_tensors(state.extra), identity=recorded)
     meta = set_meta(real, "idm", ipc, config, run.seed, iterations_run=state.iteration,
-                    queue_steps=[m.steps for m in queue.models], **recorded)
+                    queue_steps=[m.steps for m in queue.models], **recorded, **compile_record)
     return CondensedSet(images.detach(), labels, meta, spec)
 
 

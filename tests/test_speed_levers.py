@@ -226,7 +226,13 @@ def test_bf16_network_training_on_real_batches_learns_in_float32_weights(digits,
     assert not torch.equal(nets[torch.float32].classifier.weight, nets[torch.bfloat16].classifier.weight)  # autocast was on
 
 
-@pytest.mark.parametrize("method, overrides", [("idc-i", {"inner_loop": 2}), ("dsa", {"outer_loop": 2, "inner_loop": 1})])
+# each method's smallest run whose set depends on its network training (IDM: a queue model trained at iteration 0 is
+# matched against, and its accuracy weights the cross-entropy, from iteration 1)
+TRAINING_RUNS = [("idc-i", {"inner_loop": 2}), ("dsa", {"outer_loop": 2, "inner_loop": 1}),
+                 ("idm", {"n_max": 1, "model_train_steps": 2})]
+
+
+@pytest.mark.parametrize("method, overrides", TRAINING_RUNS)
 def test_train_precision_is_recorded_refused_by_name_and_kept_on_resume(method, overrides, digits, tmp_path):
     from condensed_datasets.checkpoint import CheckpointMismatchError
 
@@ -333,7 +339,7 @@ def test_recipes_compile_their_network_training_only_for_long_runs():
 
 
 @NEEDS_COMPILER
-@pytest.mark.parametrize("method, overrides", [("idc-i", {"inner_loop": 2}), ("dsa", {"outer_loop": 2, "inner_loop": 1})])
+@pytest.mark.parametrize("method, overrides", TRAINING_RUNS)
 def test_compiled_network_training_builds_the_eager_set_and_says_so(method, overrides, digits, tmp_path):
     # float32, so that compiled and eager steps differ only by the rounding of fused kernels
     run = dict(real=digits, progress=False, overrides=overrides, iterations=2, train_precision="fp32")
