@@ -123,10 +123,10 @@ def per_iteration(stamps: list[float], starts: bool) -> float:
 
 
 def time_ours(dataset: str, method: str, ipc: int, iterations: int, real, out: str, real_precision: str,
-              train_precision: str, train_compilation: str) -> float:
+              train_precision: str, train_compilation: str, match_compilation: str) -> float:
     stamps: list[float] = []
     build(dataset, method, ipc, out=out, real=real, iterations=iterations, progress=False, real_precision=real_precision,
-          train_precision=train_precision, train_compilation=train_compilation,
+          train_precision=train_precision, train_compilation=train_compilation, match_compilation=match_compilation,
           on_iteration=lambda it, loss: stamps.append(time.perf_counter()))
     return per_iteration(stamps, starts=False)
 
@@ -181,6 +181,9 @@ def main() -> None:
                         help="ours: torch.compile of the recipes' network training (auto|on|off). Default on: what auto picks "
                              "at the published budgets, which this benchmark's few iterations are below (compilation "
                              "happens in the first, untimed iteration)")
+    parser.add_argument("--match-compile", default="on",
+                        help="ours: torch.compile of the gradient-matching passes of DC, DSA and IDC (auto|on|off). Default on, "
+                             "as --train-compile")
     parser.add_argument("--official-allocator", default="default", choices=list(OFFICIAL_ALLOCATORS),
                         help="glibc allocator of the authors' scripts: their default, or ours (keep-freed)")
     args = parser.parse_args()
@@ -188,7 +191,7 @@ def main() -> None:
     root = real_data_root(args.data_root)
     out = tempfile.mkdtemp()
     print(f"IPC {args.ipc}, published configs, CPU, real precision {args.real_precision}, train precision {args.train_precision}, "
-          f"train compile {args.train_compile}, official allocator {args.official_allocator}; median of {args.repeats} "
+          f"train compile {args.train_compile}, match compile {args.match_compile}, official allocator {args.official_allocator}; median of {args.repeats} "
           "interleaved runs (ours, official, ...), first iteration of each run excluded")
     print("| dataset | method | iterations timed | ours s/it | official s/it | official / ours |")
     print("|---|---|---|---|---|---|")
@@ -203,7 +206,7 @@ def main() -> None:
             ours, theirs = [], []
             for _ in range(args.repeats):
                 ours.append(time_ours(dataset, method, args.ipc, n, real, out, args.real_precision,
-                                      args.train_precision, args.train_compile))
+                                      args.train_precision, args.train_compile, args.match_compile))
                 theirs.append(time_official(spec, args.official_dir, real, method, args.ipc, n, config, root,
                                             args.official_allocator))
             o, t = median(ours), median(theirs)

@@ -33,7 +33,7 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
           progress: bool = True, resume: bool = False, overrides: dict[str, Any] | None = None,
           real: RealData | None = None, checkpoint_minutes: float = 5.0, amp: bool = False,
           real_precision: str = "auto", train_precision: str = "auto", train_compilation: str = "auto",
-          on_iteration: Callable[[int, float], None] | None = None) -> Path:
+          match_compilation: str = "auto", on_iteration: Callable[[int, float], None] | None = None) -> Path:
     """Condense ``dataset`` with ``method`` at ``ipc`` images per class and write the set.
 
     Returns the path of ``OUT/<dataset>/<method>/ipc<N>/condensed.safetensors``. ``iterations``
@@ -41,7 +41,8 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     ``overrides`` replace hyperparameters of the recipe's published config; ``real_precision``
     is the dtype of DM's and IDM's real-image embeddings, ``train_precision`` the arithmetic of a recipe's
     network training on real batches (see `precision`), ``train_compilation`` whether that training runs
-    through ``torch.compile`` (see `compilation`); ``on_iteration``
+    through ``torch.compile`` (see `compilation`), ``match_compilation`` whether the gradient-matching passes
+    do (see `matching_pass`); ``on_iteration``
     is called as ``on_iteration(iteration, loss)`` after every iteration.
     """
     from .recipes import get_method
@@ -55,6 +56,7 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
     check_precision(real_precision)
     check_precision(train_precision)
     check_compilation(train_compilation)
+    check_compilation(match_compilation)
     if iterations is not None and not spec.iterations_key:
         raise ValueError(f"{method} has no iterations (it selects real images); drop --iterations")
     folder = check_folder(set_dir(out, dataset, method, ipc))
@@ -72,7 +74,8 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
         run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / CHECKPOINT_FILENAME,
                          resume=resume, checkpoint_minutes=checkpoint_minutes, amp=amp,
                          real_precision=real_precision, train_precision=train_precision,
-                         train_compilation=train_compilation, on_iteration=on_iteration)
+                         train_compilation=train_compilation, match_compilation=match_compilation,
+                         on_iteration=on_iteration)
         cset = spec.condense(real.to(device), ipc, config, run)
         cset.meta["built_on"] = torch.device(device).type
         path = folder / SET_FILENAME

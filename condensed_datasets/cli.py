@@ -13,8 +13,9 @@ import click
 
 from . import __version__
 from .cli_errors import user_errors
-from .cli_options import (data_root_option, device_option, eval_compilation_option, eval_precision_option, real_precision_option,
-                          seed_option, train_compilation_option, train_precision_option)
+from .cli_options import (data_root_option, device_option, eval_compilation_option, eval_precision_option,
+                          match_compilation_option, real_precision_option, seed_option, train_compilation_option,
+                          train_precision_option)
 from .evaluate import TOGETHER_MODES, list_protocols
 from .nets import list_networks
 from .recipes import list_methods
@@ -77,6 +78,7 @@ def main() -> None:
 @real_precision_option
 @train_precision_option
 @train_compilation_option
+@match_compilation_option
 @click.option("--eval", "run_eval", is_flag=True, help="Evaluate the set after building (method's protocol) and write eval.json beside it.")
 @click.option("--eval-models", type=click.IntRange(min=1), default=5, show_default=True, help="With --eval: networks to train.")
 @click.option("--eval-epochs", type=click.IntRange(min=1), default=None, help="With --eval: override the protocol's epochs.")
@@ -84,7 +86,7 @@ def main() -> None:
 @user_errors
 def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, iterations: int | None, device: str,
           seed: int, download: bool, resume: bool, overrides: tuple[str, ...], variant: str | None, checkpoint_minutes: float,
-          amp: bool, real_precision: str, train_precision: str, train_compilation: str, run_eval: bool, eval_models: int, eval_epochs: int | None, quiet: bool) -> None:
+          amp: bool, real_precision: str, train_precision: str, train_compilation: str, match_compilation: str, run_eval: bool, eval_models: int, eval_epochs: int | None, quiet: bool) -> None:
     """Condense a dataset and write the set (help text above, built from the registry)."""
     from .build import build as run_build
     from .layout import CHECKPOINT_FILENAME, set_dir
@@ -97,7 +99,8 @@ def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, 
                      seed=seed, download=download, progress=not quiet, resume=resume,
                      overrides={**parse_overrides(overrides), **({"variant": variant} if variant else {})},
                      checkpoint_minutes=checkpoint_minutes, amp=amp, real_precision=real_precision,
-                     train_precision=train_precision, train_compilation=train_compilation)
+                     train_precision=train_precision, train_compilation=train_compilation,
+                     match_compilation=match_compilation)
     if run_eval:
         _evaluate_and_record(path, data_root, None, eval_models, eval_epochs, None, device, seed, quiet, "auto", "auto", "auto")
     click.echo(str(path))

@@ -39,11 +39,19 @@ train_precision_option = _auto_choice_option(
 train_compilation_option = _auto_choice_option(
     "--train-compile", "train_compilation", choices=COMPILATION,
     help_text="Run a recipe's network training (IDC's network update and IDM's queue models' steps on real batches; "
-         "the inner loop of DC, DSA and DCMG) through torch.compile; the matching passes stay eager (they take a double backward). Measured on a 2-core "
+         "the inner loop of DC, DSA and DCMG) through torch.compile (the gradient-matching passes: --match-compile). Measured on a 2-core "
          "AVX512-BF16 CPU with bf16 training, IDC CIFAR-10 IPC 10: 5.03 -> 4.27 s per iteration (fp32 5.74; benchmarks/recipe_speed.py); one bf16 step of a "
          "ConvNet on 100 CIFAR images 144 -> 81 ms; accuracy IDC-I 36.32 +- 0.54 vs 36.39 +- 0.69 %: "
          "benchmarks/precision_fidelity.py --levers train-compile). auto: on for a CPU with a C++ compiler and a run whose network training is long enough (about 1000 CIFAR "
          "steps of 100 images or more: every published budget, never the 8x8 digits demo), off on CUDA (not measured).")
+match_compilation_option = _auto_choice_option(
+    "--match-compile", "match_compilation", choices=COMPILATION,
+    help_text="Run the gradient-matching passes of DC, DSA and IDC (each class's real gradient, synthetic gradient and "
+         "the double backward to the images) as one torch.func function through torch.compile, float32. Measured on a "
+         "2-core Xeon with AMX, one MNIST class of IDC (64 real, 40 synthetic images): 357 -> 280 ms, image gradient "
+         "equal to 5e-4 (benchmarks/versus_official.py, benchmarks/precision_fidelity.py --levers match-compile). auto: on "
+         "for a CPU with a C++ compiler and a run whose matching is long enough (every published budget, never the "
+         "tests); never with batch norm or DCMG's inter-class term (eager there), off on CUDA (not measured).")
 eval_precision_option = _auto_choice_option(
     "--precision", "eval_precision", choices=PRECISIONS,
     help_text="Arithmetic of the evaluation networks: fp32 (the papers') or bf16 (bf16 autocast forwards, float32 weights "

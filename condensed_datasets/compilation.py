@@ -14,7 +14,8 @@ With bf16 networks (autocast forwards) the gain is larger, as Inductor fuses the
 AVX512-BF16 CPU, one CIFAR step of 100 images 144 -> 81 ms, and 10 ConvNets x 30 epochs on CIFAR-10 IPC 10
 232 s one after another in fp32, 140 s together in bf16, 113 s together in bf16 compiled (2.06x; compilation
 included), accuracy 25.1 / 25.3 / 25.3 %. The recipes use it for their network training
-(`training_compilation`), whose matching passes stay eager (they take a double backward).
+(`training_compilation`); their gradient-matching passes, which take a double backward, compile as one
+``torch.func`` function instead (`matching_compilation`, `matching_pass`).
 
 ``COMPILATION`` choices: ``on``, ``off``, ``auto`` (on where it pays for itself: a CPU, a C++ compiler
 for Inductor, float32 or bf16 networks, and a run that trains at least `AUTO_MIN_PIXELS` image-pixels;
@@ -65,6 +66,17 @@ def training_compilation(choice: str, device: torch.device, trained_pixels: int,
     the same function, so a run may resume either way); it is empty when eager."""
     enabled = resolve_compilation(choice, device, trained_pixels, dtype)
     return enabled, {"train_compiled": True} if enabled else {}
+
+
+def matching_compilation(choice: str, device: torch.device, matched_pixels: int, possible: bool) -> tuple[bool, dict[str, bool]]:
+    """Whether a recipe's gradient-matching passes (``RunOptions.match_compilation``, `matching_pass`) are compiled,
+    and how a set records it (as `training_compilation`: metadata only, empty when eager).
+
+    ``matched_pixels``: image-pixels the run's matching passes take (real and synthetic); ``possible``: whether the
+    compiled pass computes this run's matching at all (no batch norm, no inter-class term); where it cannot, even
+    ``on`` leaves the passes eager and nothing is recorded."""
+    enabled = possible and resolve_compilation(choice, device, matched_pixels)
+    return enabled, {"match_compiled": True} if enabled else {}
 
 
 def compiled(net: nn.Module, enabled: bool) -> nn.Module:

@@ -41,6 +41,8 @@ class RunOptions:
             set): ``fp32`` (the reference) or bf16 autocast; ``auto`` picks bf16 on a CPU with AVX512-BF16 (`precision.PRECISIONS`).
         train_compilation: whether that training runs through ``torch.compile`` (`compilation.COMPILATION`;
             ``auto``: `compilation.resolve_compilation` on the run's planned training work).
+        match_compilation: whether the gradient-matching passes of DC, DSA and IDC run compiled
+            (`matching_pass`, `compilation.matching_compilation`; ``auto`` as above, on the planned matching work).
         on_iteration: called as ``on_iteration(iteration, loss)`` after every iteration (logging, timing).
     """
 
@@ -54,6 +56,7 @@ class RunOptions:
     real_precision: str = "auto"
     train_precision: str = "auto"
     train_compilation: str = "auto"
+    match_compilation: str = "auto"
     on_iteration: Callable[[int, float], None] | None = None
 
     @property

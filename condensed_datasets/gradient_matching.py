@@ -19,10 +19,11 @@ from torch.nn import functional as F
 
 from .augment import DiffAugment
 from .checkpoint import RecipeState, run_iterations
-from .compilation import compiled, training_compilation
+from .compilation import compiled, matching_compilation, training_compilation
 from .condensed_set import CondensedSet, class_major_labels
 from .engine import RunOptions, init_images, sample_class, set_meta
 from .matching import gradient_distance
+from .matching_pass import can_compile_matching, class_distance, class_gradients
 from .nets import get_network, has_batchnorm
 from .precision import compute_in, resolve_train_precision
 from .sources import RealData
@@ -51,16 +52,13 @@ def _freeze_batchnorm(net: nn.Module, real: RealData, generator: torch.Generator
             m.eval()
 
 
-def class_gradients(net: nn.Module, params: list[Tensor], x: Tensor, label: int, create_graph: bool) -> list[Tensor]:
-    """Gradients of the cross-entropy of ``net`` on a batch of class ``label``."""
-    target = torch.full((len(x),), label, dtype=torch.long, device=x.device)
-    grads = torch.autograd.grad(F.cross_entropy(net(x), target), params, create_graph=create_graph)
-    return list(grads) if create_graph else [g.detach() for g in grads]
-
-
 def matching_loss(net: nn.Module, params: list[Tensor], images: Tensor, real: RealData, ipc: int,
-                  config: dict[str, Any], aug: DiffAugment | None, generator: torch.Generator) -> Tensor:
-    """Sum over classes of the gradient distance, plus the weighted inter-class term of the class means."""
+                  config: dict[str, Any], aug: DiffAugment | None, generator: torch.Generator,
+                  compiled: bool = False) -> Tensor:
+    """Sum over classes of the gradient distance, plus the weighted inter-class term of the class means.
+
+    ``compiled``: each class's distance through the compiled pass (`matching_pass`; not with the inter-class term,
+    which needs the gradients themselves)."""
     metric, weight = config["metric"], float(config.get("metric_weight", 1.0))
     loss = images.new_zeros(())
     sum_real: list[Tensor] | None = None
@@ -71,10 +69,12 @@ def matching_loss(net: nn.Module, params: list[Tensor], images: Tensor, real: Re
         if aug is not None:
             draw = aug.sample(len(real_c), real.image_size, generator, shared=True)
             real_c, syn_c = draw(real_c), draw(syn_c)
-        g_real = class_gradients(net, params, real_c, c, create_graph=False)
-        g_syn = class_gradients(net, params, syn_c, c, create_graph=True)
-        loss = loss + gradient_distance(g_syn, g_real, metric, weight)
-        if config.get("inter_class_weight", 0):
+        if not config.get("inter_class_weight", 0):
+            loss = loss + class_distance(net, params, real_c, syn_c, c, metric, weight, compiled)
+        else:
+            g_real = class_gradients(net, params, real_c, c, create_graph=False)
+            g_syn = class_gradients(net, params, syn_c, c, create_graph=True)
+            loss = loss + gradient_distance(g_syn, g_real, metric, weight)
             sum_real = g_real if sum_real is None else [a + b for a, b in zip(sum_real, g_real)]
             sum_syn = g_syn if sum_syn is None else [a + b for a, b in zip(sum_syn, g_syn)]
     if sum_real is not None and sum_syn is not None:
@@ -123,6 +123,12 @@ def condense_by_gradient_matching(real: RealData, ipc: int, config: dict[str, An
     trained_pixels = (int(config["iterations"]) * sum(inner_epochs(t) for t in range(outer - 1)) * len(labels)
                       * real.image_size[0] * real.image_size[1])
     compile_training, compile_record = training_compilation(run.train_compilation, device, trained_pixels, train_dtype)
+    matched_pixels = (int(config["iterations"]) * outer * (real.num_classes * config["batch_real"] + len(labels))
+                      * real.image_size[0] * real.image_size[1])
+    compile_matching, match_record = matching_compilation(
+        run.match_compilation, device, matched_pixels,
+        can_compile_matching(config["arch"], real.channels, real.num_classes, real.image_size)
+        and not config.get("inter_class_weight", 0))
 
     def step(it: int) -> float:
         net = get_network(config["arch"], real.channels, real.num_classes, real.image_size).to(device)
@@ -133,7 +139,7 @@ def condense_by_gradient_matching(real: RealData, ipc: int, config: dict[str, An
         for t in range(outer):
             if has_batchnorm(net):
                 _freeze_batchnorm(net, real, generator)
-            loss = matching_loss(net, params, images, real, ipc, config, aug, generator)
+            loss = matching_loss(net, params, images, real, ipc, config, aug, generator, compile_matching)
             state.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             state.optimizer.step()
@@ -146,5 +152,6 @@ def condense_by_gradient_matching(real: RealData, ipc: int, config: dict[str, An
 
     run_iterations(state, step, int(config["iterations"]), run, method, config, resume_ignores=("iterations",),
                    identity=recorded)
-    meta = set_meta(real, method, ipc, config, run.seed, iterations_run=state.iteration, **recorded, **compile_record)
+    meta = set_meta(real, method, ipc, config, run.seed, iterations_run=state.iteration, **recorded, **compile_record,
+                    **match_record)
     return CondensedSet(images.detach(), labels, meta)

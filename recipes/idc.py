@@ -28,12 +28,12 @@ import torch
 from torch.nn import functional as F
 
 from condensed_datasets.augment import DiffAugment
-from condensed_datasets.compilation import compiled, training_compilation
+from condensed_datasets.compilation import compiled, matching_compilation, training_compilation
 from condensed_datasets.checkpoint import RecipeState, load_module_tensors, module_tensors, run_iterations
 from condensed_datasets.condensed_set import CondensedSet, DecoderSpec, class_major_labels
 from condensed_datasets.engine import RunOptions, sample_class, set_meta, train_on_real
 from condensed_datasets.formation import decode, multi_formation_spec
-from condensed_datasets.matching import gradient_distance
+from condensed_datasets.matching_pass import can_compile_matching, class_distance
 from condensed_datasets.nets import get_network
 from condensed_datasets.precision import resolve_train_precision
 from condensed_datasets.sources import NO_FLIP_DSA, RealData
@@ -85,6 +85,11 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, 
     train_dtype, recorded = resolve_train_precision(run.train_precision, device)
     trained_pixels = int(config["iterations"]) * net_steps * config["batch_real"] * real.image_size[0] * real.image_size[1]
     compile_training, compile_record = training_compilation(run.train_compilation, device, trained_pixels, train_dtype)
+    matched_images = real.num_classes * (config["batch_real"] + min(ipc * factor ** 2, config["batch_syn_max"]))
+    matched_pixels = int(config["iterations"]) * matched_images * real.image_size[0] * real.image_size[1]
+    compile_matching, match_record = matching_compilation(
+        run.match_compilation, device, matched_pixels,
+        can_compile_matching(config["arch"], real.channels, real.num_classes, real.image_size))
     holder: dict[str, Any] = {}
 
     def fresh_network() -> None:
@@ -110,10 +115,8 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, 
             if len(syn_c) > config["batch_syn_max"]:
                 syn_c = syn_c[torch.randperm(len(syn_c), generator=generator)[: config["batch_syn_max"]].to(device)]
             both = match_aug(torch.cat([real_c, syn_c]), generator, shared=True)
-            target = torch.full((len(both),), c, dtype=torch.long, device=device)
-            g_real = [g.detach() for g in torch.autograd.grad(F.cross_entropy(net(both[:len(real_c)]), target[:len(real_c)]), params)]
-            g_syn = torch.autograd.grad(F.cross_entropy(net(both[len(real_c):]), target[len(real_c):]), params, create_graph=True)
-            loss = gradient_distance(g_syn, g_real, config["metric"])
+            loss = class_distance(net, params, both[:len(real_c)], both[len(real_c):], c, config["metric"],
+                                  compiled=compile_matching)
             state.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             state.optimizer.step()
@@ -126,7 +129,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, 
     run_iterations(state, step, int(config["iterations"]), run, method, config, resume_ignores=("iterations",),
                    on_restore=restore_network, identity=recorded)
     meta = set_meta(real, method, ipc, config, run.seed, iterations_run=state.iteration, factor=factor, **recorded,
-                    **compile_record)
+                    **compile_record, **match_record)
     return CondensedSet(images.detach(), labels, meta, spec)
 
 

@@ -165,7 +165,8 @@ def test_dc_batched_rotate_and_scale_equal_torchvision_image_by_image(side):
         turned = TF.rotate(image, angle, interpolation=InterpolationMode.BILINEAR, expand=True, fill=[fill] * 3)
         top, left = (turned.shape[-2] - side) // 2, (turned.shape[-1] - side) // 2
         expected.append(turned[:, top:top + side, left:left + side])
-    assert torch.allclose(rotate_batch(x, angles, fill), torch.stack(expected), atol=1e-6)
+    # float32 rounding of the bilinear blend differs by CPU (seen: 1.9e-6 on an AMX Xeon); a misplaced pixel is ~1e-1
+    assert torch.allclose(rotate_batch(x, angles, fill), torch.stack(expected), atol=1e-5)
     factors = 0.8 + 0.4 * torch.rand(90, 2, generator=torch.Generator().manual_seed(1))
     expected = []
     for image, (f0, f1) in zip(x, factors.tolist()):

@@ -15,7 +15,8 @@ from condensed_datasets.checkpoint import NonFiniteLossError, read_checkpoint
 from condensed_datasets.engine import RunOptions, sample_class
 
 from conftest import TEST_DEVICE as DEVICE
-from condensed_datasets.gradient_matching import class_gradients, matching_loss
+from condensed_datasets.gradient_matching import matching_loss
+from condensed_datasets.matching_pass import class_gradients
 from condensed_datasets.matching import gradient_distance, mean_embedding_distance
 from condensed_datasets.nets import get_network
 from condensed_datasets.recipes import get_method
