@@ -1,6 +1,6 @@
 """Accuracy with the bf16 and compilation levers on versus off, on real data: does a lever change results?
 
-    python benchmarks/precision_fidelity.py [--data-root DIR] [--levers real,eval,train,compile,compile-bf16,train-compile]
+    python benchmarks/precision_fidelity.py [--data-root DIR] [--levers real,eval,train,compile,compile-bf16,train-compile,match-compile]
                                             [--dm-iterations 200]
                                             [--train-sets cifar10/idc-i/10:100,digits/dc/10:30] [--seed 0]
                                             [--models 5] [--epochs 300]
@@ -14,7 +14,9 @@ DCMG), both evaluated identically with the method's protocol (``--eval-precision
 the fp32-built DM set evaluated in float32 eagerly and through ``torch.compile`` (`compilation`; every other
 row pins compilation off, so only its own lever differs). ``compile-bf16``: the same set evaluated in bf16
 eagerly and compiled. ``train-compile``: each of ``--train-sets`` built with bf16 network training, eager and
-through ``torch.compile`` (``train_compilation``; every other build pins it off). A difference is within noise when it is smaller
+through ``torch.compile`` (``train_compilation``; every other build pins it off). ``match-compile``: each of
+``--train-sets`` built with its gradient-matching passes eager and compiled (``match_compilation``, `matching_pass`;
+bf16 network training; every other build pins it off). A difference is within noise when it is smaller
 than the larger of the two std over evaluation models.
 The allocator lever (`allocator.keep_freed_memory`) changes no number (a test builds a set with it on
 and off and compares the bytes) and is on in both rows.
@@ -79,19 +81,21 @@ def main() -> None:
     if "compile-bf16" in levers:
         off, on = (evaluate(sets["fp32"][0], cifar, **{**ev, "precision": "bf16", "compilation": c}) for c in ("off", "on"))
         print(_row("the same set's bf16 evaluation, compiled (evaluation s)", off, on), flush=True)
-    train_levers = {"train": (("fp32", "off"), ("bf16", "off"), "network training"),
-                    "train-compile": (("bf16", "off"), ("bf16", "on"), "bf16 network training compiled")}
+    # (train precision, train compilation, match compilation) of the two builds
+    train_levers = {"train": (("fp32", "off", "off"), ("bf16", "off", "off"), "network training"),
+                    "train-compile": (("bf16", "off", "off"), ("bf16", "on", "off"), "bf16 network training compiled"),
+                    "match-compile": (("bf16", "off", "off"), ("bf16", "off", "on"), "matching passes compiled")}
     for lever, (before, after, what) in train_levers.items():
         for spec in args.train_sets.split(",") if lever in levers else ():
             name, iterations = spec.split(":")
             dataset, method, ipc = name.split("/")
             real = cifar if dataset == "cifar10" else load_source(dataset, None if dataset == "digits" else root)
             built = []
-            for precision, compilation in (before, after):
+            for precision, compilation, matching in (before, after):
                 start = time.perf_counter()
                 path = build(dataset, method, int(ipc), out=f"{out}/{name}-{lever}-{len(built)}", real=real,
                              iterations=int(iterations), progress=False, train_precision=precision,
-                             train_compilation=compilation, seed=args.seed)
+                             train_compilation=compilation, match_compilation=matching, seed=args.seed)
                 built.append((load(path), time.perf_counter() - start))
             off, on = (evaluate(b[0], real, **{**ev, "precision": args.eval_precision}) for b in built)
             off["seconds"], on["seconds"] = built[0][1], built[1][1]
