@@ -22,7 +22,7 @@ from .checkpoint import RecipeState, run_iterations
 from .compilation import compiled, matching_compilation, training_compilation
 from .condensed_set import CondensedSet, class_major_labels
 from .engine import RunOptions, init_images, sample_class, set_meta
-from .matching import gradient_distance
+from .matching import compared_parameters, gradient_distance
 from .matching_pass import can_compile_matching, class_distance, class_gradients
 from .nets import get_network, has_batchnorm
 from .precision import compute_in, resolve_train_precision
@@ -133,13 +133,14 @@ def condense_by_gradient_matching(real: RealData, ipc: int, config: dict[str, An
     def step(it: int) -> float:
         net = get_network(config["arch"], real.channels, real.num_classes, real.image_size).to(device)
         params = list(net.parameters())
+        matched = compared_parameters(config["metric"], params)
         net_opt = torch.optim.SGD(params, lr=config["lr_net"], momentum=config.get("net_momentum", 0.0))
         trainer = compiled(net, compile_training)  # the same network; its matching passes stay eager (double backward)
         total = 0.0
         for t in range(outer):
             if has_batchnorm(net):
                 _freeze_batchnorm(net, real, generator)
-            loss = matching_loss(net, params, images, real, ipc, config, aug, generator, compile_matching)
+            loss = matching_loss(net, matched, images, real, ipc, config, aug, generator, compile_matching)
             state.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             state.optimizer.step()

@@ -66,6 +66,18 @@ def _cos(syn: Sequence[Tensor], real: Sequence[Tensor], weight: float = 0.0) -> 
     return 1 - (a * b).sum() / (a.norm() * b.norm() + EPS)
 
 
+# The row-wise metrics pass over 1-D gradients (biases, norm parameters): they add nothing to the distance.
+ROW_WISE_METRICS = ("dc", "angle_magnitude")
+
+
+def compared_parameters(metric: str, params: Sequence[Tensor]) -> list[Tensor]:
+    """The parameters whose gradients ``metric`` reads: all of them, but for a row-wise metric only those with more
+    than one dimension, so that the 1-D gradients it would ignore are never computed (the same distance, and no
+    bias-gradient reductions in the matching passes)."""
+    METRICS.get(metric)  # an unknown metric is refused here already
+    return [p for p in params if metric not in ROW_WISE_METRICS or p.ndim > 1]
+
+
 def gradient_distance(syn: Sequence[Tensor], real: Sequence[Tensor], metric: str = "dc", weight: float = 1.0) -> Tensor:
     """Distance between two gradient lists (same parameters, same order) under ``metric``."""
     return METRICS.get(metric)(syn, real, weight)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from click.testing import CliRunner
 
 from condensed_datasets.build import build
-from condensed_datasets.cli import main
 from condensed_datasets.compilation import AUTO_MIN_PIXELS, can_compile, matching_compilation
 from condensed_datasets.matching_pass import can_compile_matching, class_distance
 from condensed_datasets.nets import get_network
@@ -76,10 +74,3 @@ def test_compiled_matching_builds_the_eager_set_and_says_so(method, overrides, c
                                        **{**run, "iterations": 1})).images).abs().max()
     assert (fused.images - eager.images).abs().max() < 0.01 * moved  # far closer than one iteration's change
 
-
-def test_match_compile_is_refused_by_name(digits, tmp_path):
-    with pytest.raises(ValueError, match=r"'always'.*auto, on, off"):
-        build("digits", "dc", 1, out=tmp_path / "a", real=digits, iterations=1, progress=False, match_compilation="always")
-    result = CliRunner().invoke(main, ["build", "digits", "--method", "dc", "--ipc", "1", "--out", str(tmp_path / "d"),
-                                       "--match-compile", "always"])
-    assert result.exit_code == 2 and "'always' is not one of 'auto', 'on', 'off'" in result.output

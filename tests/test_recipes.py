@@ -17,7 +17,7 @@ from condensed_datasets.engine import RunOptions, sample_class
 from conftest import TEST_DEVICE as DEVICE
 from condensed_datasets.gradient_matching import matching_loss
 from condensed_datasets.matching_pass import class_gradients
-from condensed_datasets.matching import gradient_distance, mean_embedding_distance
+from condensed_datasets.matching import compared_parameters, gradient_distance, mean_embedding_distance
 from condensed_datasets.nets import get_network
 from condensed_datasets.recipes import get_method
 from condensed_datasets.storage import load
@@ -91,6 +91,20 @@ def test_gradient_distance_ignores_one_dimensional_parameters():
     assert float(gradient_distance(a, b, "angle_magnitude")) == pytest.approx(0, abs=1e-4)
     assert float(gradient_distance(a, [2 * a[0], b[1]], "dc")) == pytest.approx(0, abs=1e-5)  # direction only
     assert float(gradient_distance(a, [2 * a[0], b[1]], "angle_magnitude", 1.0)) == pytest.approx(float(a[0].reshape(4, -1).norm(dim=1).sum()), rel=1e-4)
+
+
+@pytest.mark.parametrize("metric", ["dc", "angle_magnitude", "mse", "l1", "cos"])
+def test_matching_computes_only_the_gradients_its_metric_reads(metric):
+    net = get_network("convnet-w32", 1, 10, (8, 8))
+    params = list(net.parameters())
+    kept = compared_parameters(metric, params)
+    assert len(kept) == (4 if metric in ("dc", "angle_magnitude") else len(params))  # 3 conv weights + the fc weight
+    x, y = torch.randn(6, 1, 8, 8), torch.randn(6, 1, 8, 8)
+    full = gradient_distance(class_gradients(net, params, x, 2, False), class_gradients(net, params, y, 2, False), metric)
+    part = gradient_distance(class_gradients(net, kept, x, 2, False), class_gradients(net, kept, y, 2, False), metric)
+    assert torch.allclose(full, part)
+    with pytest.raises(ValueError, match="unknown gradient distance 'l3'"):
+        compared_parameters("l3", params)
 
 
 RESUME_OVERRIDES = {"dm": FAST, "dsa": {**FAST, "outer_loop": 2, "inner_loop": 1},

@@ -350,9 +350,10 @@ def test_compiled_network_training_builds_the_eager_set_and_says_so(method, over
     assert torch.allclose(fused.images, eager.images, atol=1e-3) and torch.equal(by_default.images, eager.images)
 
 
-def test_train_compile_is_refused_by_name(digits, tmp_path):
+@pytest.mark.parametrize("keyword, flag", [("train_compilation", "--train-compile"), ("match_compilation", "--match-compile")])
+def test_recipe_compilation_choices_are_refused_by_name(keyword, flag, digits, tmp_path):
     with pytest.raises(ValueError, match=r"'always'.*auto, on, off"):
-        build("digits", "idc", 1, out=tmp_path / "a", real=digits, iterations=1, progress=False, train_compilation="always")
+        build("digits", "idc", 1, out=tmp_path / "a", real=digits, iterations=1, progress=False, **{keyword: "always"})
     result = CliRunner().invoke(main, ["build", "digits", "--method", "idc", "--ipc", "1", "--out", str(tmp_path / "d"),
-                                       "--train-compile", "always"])
+                                       flag, "always"])
     assert result.exit_code == 2 and "'always' is not one of 'auto', 'on', 'off'" in result.output
