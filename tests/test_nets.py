@@ -44,3 +44,26 @@ def test_unknown_network_lists_choices():
         get_network("resnet50", 3, 10, (32, 32))
     assert "convnet" in str(err.value) and "resnet18-bn" in str(err.value)
     assert len(NETWORKS.names()) == len(set(NETWORKS.names()))
+
+
+@pytest.mark.parametrize("name", ["convnet", "alexnet", "vgg11"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_wide_padded_first_layers_compute_the_plain_convolution(name, dtype):
+    """The gray first layers pad explicitly under CPU autocast: same keys, same output and weight gradient."""
+    torch.manual_seed(0)
+    net = get_network(name, 1, 10, (28, 28))
+    first = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+    plain = torch.nn.Conv2d(first.in_channels, first.out_channels, first.kernel_size, padding=first.padding)
+    plain.load_state_dict(first.state_dict())
+    assert first.padding[0] > first.kernel_size[0] // 2
+    x = torch.randn(4, 1, 28, 28)
+    outputs, grads = [], []
+    for conv in (first, plain):
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+            out = conv(x)
+        out.float().square().sum().backward()
+        outputs.append(out.float())
+        grads.append(conv.weight.grad)
+    tol = 1e-5 if dtype == torch.float32 else 2e-2
+    torch.testing.assert_close(outputs[0], outputs[1], atol=tol, rtol=tol)
+    assert ((grads[0] - grads[1]).norm() / grads[1].norm()).item() < tol
