@@ -137,7 +137,7 @@ def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override the protocol's epochs.")
 @click.option("--protocol", type=click.Choice(list_protocols()), default=None, help="Evaluation protocol (default: the set's method's).")
 @click.option("--together", type=click.Choice(TOGETHER_MODES), default="auto", show_default=True,
-              help="How the networks share the process: vmap (stacked, CUDA's default), loop (interleaved steps, CPU's), sequential.")
+              help="How the networks share the process: vmap (stacked, CUDA's default), loop (interleaved steps), sequential (one after another, CPU's: as fast or faster than loop in less memory, benchmarks/eval_speed.py).")
 @eval_precision_option
 @eval_compilation_option
 @device_option

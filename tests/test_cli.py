@@ -32,11 +32,11 @@ def test_build_then_eval_on_digits(tmp_path):
     for key in ("mean", "std", "accuracies", "arch", "protocol", "epochs", "models"):
         assert key in result
     assert result["protocol"] == "dc" and result["models"] == 2 and result["epochs"] == 5 and result["arch"] == "convnet"
-    assert result["together"] == ("loop" if KIND == "cpu" else "vmap")  # what auto picks on this device
+    assert result["together"] == ("sequential" if KIND == "cpu" else "vmap")  # what auto picks on this device
     text = run("eval", path, "--models", "1", "--epochs", "2", "--protocol", "dsa", "--arch", "mlp", "--quiet")
     assert text.exit_code == 0 and "protocol dsa" in text.output and "1 x mlp" in text.output
-    sequential = run("eval", path, "--models", "2", "--epochs", "2", "--together", "sequential", "--json", "--quiet")
-    assert json.loads(sequential.output)["together"] == "sequential"
+    interleaved = run("eval", path, "--models", "2", "--epochs", "2", "--together", "loop", "--json", "--quiet")
+    assert json.loads(interleaved.output)["together"] == "loop"
     assert run("eval", path, "--together", "threads").exit_code != 0
     exact = run("eval", path, "--models", "1", "--epochs", "2", "--precision", "fp32", "--json", "--quiet")
     assert json.loads(exact.output)["precision"] == "float32"
