@@ -27,10 +27,12 @@ from condensed_datasets.storage import load
 # name -> (dataset, ipc, better method, other method, iterations, overrides for the condensed methods, protocol)
 PAIRS = {
     "mnist-dcmg-vs-dc-1": ("mnist", 1, "dcmg", "dc", 100, {}, "dc"),
-    # 30 rounds leave IDC-I's set close to its deterministic init (each class's first 10 training images; the
-    # published budget is 200 000 rounds, recipes/idc.py): at this default the pair compares those images with a
-    # seeded random draw, and the ordering needs a far larger --iterations (thousands of rounds: GPU scale).
-    "mnist-idc-i-vs-random-10": ("mnist", 10, "idc-i", "random", 30, {"n_data": 256}, "idc"),
+    # IDC-I starts from each class's first 10 training images (the official init, recipes/idc.py) and moves slowly
+    # (published budget 200 000 rounds at lr_img 1e-4). Seed 0, IDC protocol, 3 ConvNets x 300 epochs, bf16, on a
+    # 2-core Xeon (~1.75 s a round): 30 rounds ~92.3 %, 150 93.46, 400 94.26, 800 95.48, against that seed's random
+    # draw 93.84 (fp32 random draws of seeds 1, 2: 94.77, 95.48). 1500 rounds (~45 min a seed there) is an
+    # extrapolation of that climb, not a measured ordering.
+    "mnist-idc-i-vs-random-10": ("mnist", 10, "idc-i", "random", 1500, {"n_data": 256}, "idc"),
 }
 
 
