@@ -30,7 +30,7 @@ PAIRS = {
     # IDC-I starts from each class's first 10 training images (the official init, recipes/idc.py) and moves slowly
     # (published budget 200 000 rounds at lr_img 1e-4). Seed 0, IDC protocol, 3 ConvNets x 300 epochs, bf16, on a
     # 2-core Xeon (~1.75 s a round): 30 rounds ~92.3 %, 150 93.46, 400 94.26, 800 95.48, against that seed's random
-    # draw 93.84 (fp32 random draws of seeds 1, 2: 94.77, 95.48). 1500 rounds (~45 min a seed there) is an
+    # draw 93.84; seed 1 at 800 rounds 95.50 vs 94.69 (seed 2's fp32 random draw: 95.48). 1500 rounds (~35 min a seed) is an
     # extrapolation of that climb, not a measured ordering.
     "mnist-idc-i-vs-random-10": ("mnist", 10, "idc-i", "random", 1500, {"n_data": 256}, "idc"),
 }
