@@ -35,8 +35,8 @@ class _WidePaddedConv2d(nn.Conv2d):
     Same parameters, same state-dict keys and the same output as ``nn.Conv2d``. Under CPU autocast (bf16) the excess
     padding is applied with ``F.pad`` first and the convolution keeps the kernel's "same" padding, because oneDNN's
     bf16 weight-gradient kernel falls off its fast path for wide padding: a compiled MNIST ConvNet training step
-    takes 104 -> 65 ms on a 2-core AMX Xeon (`benchmarks/first_conv_padding.py`). In fp32 the plain convolution is
-    the faster one (the explicit pad costs ~15 % there), so it stays.
+    takes 95.3 -> 52.2 ms on a 2-core AMX Xeon (`benchmarks/first_conv_padding.py`). In fp32 the plain convolution
+    is the faster one (the explicit pad cost ~15 % there), so it stays.
     """
 
     def forward(self, x: Tensor) -> Tensor:
