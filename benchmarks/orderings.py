@@ -1,13 +1,15 @@
 """Orderings the papers report, checked beyond noise: two methods at equal iterations and identical evaluation, over seeds.
 
     python benchmarks/orderings.py [--data-root DIR] [--pairs mnist-dcmg-vs-dc-1,mnist-idc-i-vs-random-10]
-                                   [--seeds 0,1,2] [--models 5] [--epochs E] [--iterations N]
+                                   [--seeds 0,1,2] [--models 5] [--epochs E] [--iterations N] [--resume]
 
 Each seed builds both sets with that seed (the same iterations and CPU overrides for both) and
 evaluates both with the same protocol, epochs, model count and evaluation seed. The table gives
 every seed, then mean ± sample std over seeds (not only over evaluation models) and the margin in units of
 the larger std: an ordering holds "beyond noise" when the margin exceeds 1. ``--iterations`` replaces
-every pair's iteration count (both methods of a pair still get the same).
+every pair's iteration count (both methods of a pair still get the same). ``--resume`` continues each condensed
+build from the checkpoint an earlier, shorter run left in ``--out`` (a resumed run equals a fresh one of the same
+length, ``checkpoint.py``), so a longer budget costs only the extra iterations.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ PAIRS = {
 }
 
 
-def _accuracy(dataset, method, ipc, iterations, overrides, seed, real, out, protocol, models, epochs, precision) -> float:
+def _accuracy(dataset, method, ipc, iterations, overrides, seed, real, out, protocol, models, epochs, precision,
+              resume) -> float:
+    condensed = method != "random"
     path = build(dataset, method, ipc, out=f"{out}/seed{seed}", real=real, progress=False, seed=seed,
-                 iterations=iterations if method != "random" else None,
-                 overrides=overrides if method != "random" else None)
+                 iterations=iterations if condensed else None, overrides=overrides if condensed else None,
+                 resume=resume and condensed)
     result = evaluate(load(path), real, protocol=protocol, models=models, epochs=epochs, seed=0, progress=False,
                       precision=precision)
     return result["mean"]
@@ -54,6 +58,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override the protocol's epochs (default: full)")
     parser.add_argument("--iterations", type=int, default=None, help="override every pair's iterations")
     parser.add_argument("--precision", default="auto", help="evaluation arithmetic (auto|bf16|fp32)")
+    parser.add_argument("--resume", action="store_true", help="continue condensed builds from the checkpoints in --out")
     parser.add_argument("--out", default="/tmp/condensed-orderings")
     args = parser.parse_args()
     root = real_data_root(args.data_root)
@@ -69,9 +74,9 @@ def main() -> None:
         rows = []
         for seed in seeds:
             a = _accuracy(dataset, better, ipc, iterations, overrides, seed, real, f"{args.out}/{name}", protocol,
-                          args.models, args.epochs, args.precision)
+                          args.models, args.epochs, args.precision, args.resume)
             b = _accuracy(dataset, other, ipc, iterations, overrides, seed, real, f"{args.out}/{name}", protocol,
-                          args.models, args.epochs, args.precision)
+                          args.models, args.epochs, args.precision, args.resume)
             rows.append((a, b))
             print(f"| {seed} | {a:.2f} | {b:.2f} | {a - b:+.2f} |", flush=True)
         first, second = [r[0] for r in rows], [r[1] for r in rows]
