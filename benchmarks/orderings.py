@@ -31,7 +31,7 @@ PAIRS = {
     "mnist-dcmg-vs-dc-1": ("mnist", 1, "dcmg", "dc", 100, {}, "dc"),
     # IDC-I starts from each class's first 10 training images (the official init, recipes/idc.py) and moves slowly
     # (published budget 200 000 rounds at lr_img 1e-4). Measured (3 seeds, IDC protocol cut to 300 epochs, 3 ConvNets,
-    # bf16, 2-core AMX Xeon, ~1.3 s a round): 30 rounds 92.32 +- 0.08 vs random 94.72 +- 0.78 (fp32), 800 rounds
+    # bf16, 2-core AMX Xeon, 1.3-1.7 s a round): 30 rounds 92.32 +- 0.08 vs random 94.72 +- 0.78 (fp32), 800 rounds
     # 95.37 +- 0.12 vs 94.78 +- 0.49 (1.2 std, seed 2 a tie), 1500 rounds 96.24 +- 0.12 vs 94.78 +- 0.49 (3.0 std).
     "mnist-idc-i-vs-random-10": ("mnist", 10, "idc-i", "random", 1500, {"n_data": 256}, "idc"),
 }
