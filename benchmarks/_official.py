@@ -10,8 +10,8 @@ of its iteration loop (VICO/IDM: ``for it in range(args.Iteration+1):``; IDC: ``
 range(args.inner_loop):``, one image update per class as our IDC iteration). STAMPS_JSON receives the
 stamps; iteration ``i`` took ``stamps[i + 1] - stamps[i]``. ``--stop-after N`` ends the run at the
 N-th stamp (IDC's loop runs ``niter * 100`` steps whatever is asked). IDC's repository calls
-``.cuda()`` and ``device='cuda'`` throughout: it runs from a temporary copy with those two spellings
-turned to the CPU's, and the compatibility fix below, nothing else changed. VICO's ``networks.py`` is loaded (and IDC's
+``.cuda()`` and ``device='cuda'`` throughout: it runs from a temporary copy with the compatibility fix below and,
+where no CUDA device is visible, those two spellings turned to the CPU's; nothing else changed. VICO's ``networks.py`` is loaded (and IDC's
 copy written) with one compatibility fix: ``.view(x.size(0), -1)`` (IDC: ``.view(x.shape[0], -1)``) of a
 feature map reads ``.reshape(...)`` (the same values; under torch 2 their DSA
 crop hands a channels-last tensor on, which ``view`` refuses for MNIST's 3x3 feature maps — the scripts
@@ -134,14 +134,15 @@ def _patch_idc(dataset: str, data_root: str) -> None:
     datasets.CIFAR10 = datasets.MNIST = loader
 
 
-def _cpu_copy(repo: Path, scratch: Path) -> Path:
-    """A copy of ``repo`` whose Python files say ``'cpu'`` / ``.cpu()`` where they said ``'cuda'`` / ``.cuda()``,
-    with the flattening ``view`` read as ``reshape`` (`_reshape_for_view`)."""
-    copy = scratch / f"{repo.name}-cpu"
+def _patched_copy(repo: Path, scratch: Path, to_cpu: bool) -> Path:
+    """A copy of ``repo`` with the flattening ``view`` read as ``reshape`` (`_reshape_for_view`) and, with ``to_cpu``
+    (no CUDA device here), ``'cpu'`` / ``.cpu()`` where its Python files said ``'cuda'`` / ``.cuda()``."""
+    copy = scratch / f"{repo.name}-{'cpu' if to_cpu else 'patched'}"
     shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(".git"))
     for path in copy.rglob("*.py"):
         text = path.read_text()
-        text = text.replace(".cuda()", ".cpu()").replace("'cuda'", "'cpu'").replace('"cuda"', '"cpu"')
+        if to_cpu:
+            text = text.replace(".cuda()", ".cpu()").replace("'cuda'", "'cpu'").replace('"cuda"', '"cpu"')
         path.write_text(_reshape_for_view(text))
     return copy
 
@@ -150,11 +151,11 @@ def _cpu_copy(repo: Path, scratch: Path) -> Path:
 class Family:
     patch: Callable[[str, str], None]
     loop: re.Pattern
-    cpu_copy: bool = False
+    patched_copy: bool = False  # runs from a `_patched_copy` (code that hard-codes CUDA)
 
 
 FAMILIES = {"vico": Family(_patch_vico, VICO_LOOP), "idm": Family(_patch_idm, VICO_LOOP),
-            "idc": Family(_patch_idc, IDC_LOOP, cpu_copy=True)}
+            "idc": Family(_patch_idc, IDC_LOOP, patched_copy=True)}
 
 
 def _stamp_code(indent: str, stop_after: int | None) -> str:
@@ -173,7 +174,8 @@ def main() -> None:
     parser.add_argument("--skip-evaluation", action="store_true")
     args = parser.parse_args(sys.argv[1:split])
     family, script_args = FAMILIES[args.family], sys.argv[split + 1:]
-    repo = _cpu_copy(Path(args.repo), Path.cwd()) if family.cpu_copy else Path(args.repo)
+    repo = (_patched_copy(Path(args.repo), Path.cwd(), to_cpu=not torch.cuda.is_available()) if family.patched_copy
+            else Path(args.repo))
     sys.path.insert(0, str(repo))
     family.patch(args.dataset, args.data_root)
     if args.skip_evaluation:

@@ -123,25 +123,29 @@ def per_iteration(stamps: list[float], starts: bool) -> float:
 
 
 def time_ours(dataset: str, method: str, ipc: int, iterations: int, real, out: str, real_precision: str,
-              train_precision: str, train_compilation: str, match_compilation: str) -> float:
+              train_precision: str, train_compilation: str, match_compilation: str, device: str = "cpu") -> float:
     stamps: list[float] = []
     build(dataset, method, ipc, out=out, real=real, iterations=iterations, progress=False, real_precision=real_precision,
+          device=device,
           train_precision=train_precision, train_compilation=train_compilation, match_compilation=match_compilation,
           on_iteration=lambda it, loss: stamps.append(time.perf_counter()))
     return per_iteration(stamps, starts=False)
 
 
-def official_environment(allocator: str = "default") -> dict[str, str]:
+def official_environment(allocator: str = "default", device: str = "cpu") -> dict[str, str]:
     """This process's environment for an official script: our package importable, glibc's ``MALLOC_*``
-    variables replaced by the ``allocator`` setting (a key of `OFFICIAL_ALLOCATORS`)."""
+    variables replaced by the ``allocator`` setting (a key of `OFFICIAL_ALLOCATORS`), no CUDA device visible
+    unless ``device`` is ``cuda`` (the scripts take CUDA whenever they see it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))
+    if device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""
     return {**env, **OFFICIAL_ALLOCATORS[allocator]}
 
 
 def run_official(spec: Official, official_dir: Path, real: RealData, argv: list[str], data_root: Path,
                  scratch: Path, stop_after: int | None = None, skip_evaluation: bool = False,
-                 allocator: str = "default") -> list[float]:
+                 allocator: str = "default", device: str = "cpu") -> list[float]:
     """Run the official script with ``argv`` in ``scratch`` (where it writes its results); its iteration stamps.
 
     ``skip_evaluation``: the script's in-loop evaluations become no-ops (`_official.py --skip-evaluation`).
@@ -151,24 +155,24 @@ def run_official(spec: Official, official_dir: Path, real: RealData, argv: list[
     skip = ["--skip-evaluation"] if skip_evaluation else []
     command = [sys.executable, str(HERE / "_official.py"), spec.family, str(official_dir / spec.repo), spec.script,
                real.name, str(data_root), str(stamps_path), *stop, *skip, "--", *argv]
-    done = subprocess.run(command, cwd=scratch, env=official_environment(allocator), capture_output=True, text=True)
+    done = subprocess.run(command, cwd=scratch, env=official_environment(allocator, device), capture_output=True, text=True)
     if done.returncode != 0 or not stamps_path.exists():
         raise RuntimeError(f"official {spec.script} failed:\n{done.stderr[-3000:]}")
     return json.loads(stamps_path.read_text())
 
 
 def time_official(spec: Official, official_dir: Path, real: RealData, method: str, ipc: int, iterations: int,
-                  config: dict[str, Any], data_root: Path, allocator: str) -> float:
+                  config: dict[str, Any], data_root: Path, allocator: str, device: str = "cpu") -> float:
     with tempfile.TemporaryDirectory() as scratch:
         stop_after = None if spec.stops_itself else iterations + 1  # as many loop starts as `--Iteration n` makes
         stamps = run_official(spec, official_dir, real, spec.args(config, real, ipc, iterations), data_root, Path(scratch),
-                              stop_after, allocator=allocator)
+                              stop_after, allocator=allocator, device=device)
         return per_iteration(stamps, starts=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--official-dir", required=True, type=Path)
+    parser.add_argument("--official-dir", required=True, type=lambda p: Path(p).resolve())
     parser.add_argument("--data-root")
     parser.add_argument("--datasets", default="cifar10,mnist")
     parser.add_argument("--methods", default="dm,dsa,dc,idm,idc")
@@ -184,13 +188,14 @@ def main() -> None:
     parser.add_argument("--match-compile", default="on",
                         help="ours: torch.compile of the gradient-matching passes of DC, DSA and IDC (auto|on|off). Default on, "
                              "as --train-compile")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both sides run")
     parser.add_argument("--official-allocator", default="default", choices=list(OFFICIAL_ALLOCATORS),
                         help="glibc allocator of the authors' scripts: their default, or ours (keep-freed)")
     args = parser.parse_args()
     iterations = {**DEFAULT_ITERATIONS, **{k: int(v) for k, v in (p.split("=") for p in args.iterations.split(",") if p)}}
     root = real_data_root(args.data_root)
     out = tempfile.mkdtemp()
-    print(f"IPC {args.ipc}, published configs, CPU, real precision {args.real_precision}, train precision {args.train_precision}, "
+    print(f"IPC {args.ipc}, published configs, {args.device.upper()}, real precision {args.real_precision}, train precision {args.train_precision}, "
           f"train compile {args.train_compile}, match compile {args.match_compile}, official allocator {args.official_allocator}; median of {args.repeats} "
           "interleaved runs (ours, official, ...), first iteration of each run excluded")
     print("| dataset | method | iterations timed | ours s/it | official s/it | official / ours |")
@@ -204,11 +209,16 @@ def main() -> None:
             config = get_method(method).config(dataset, args.ipc, {})
             n = iterations[method]
             ours, theirs = [], []
-            for _ in range(args.repeats):
-                ours.append(time_ours(dataset, method, args.ipc, n, real, out, args.real_precision,
-                                      args.train_precision, args.train_compile, args.match_compile))
-                theirs.append(time_official(spec, args.official_dir, real, method, args.ipc, n, config, root,
-                                            args.official_allocator))
+            try:
+                for _ in range(args.repeats):
+                    ours.append(time_ours(dataset, method, args.ipc, n, real, out, args.real_precision,
+                                          args.train_precision, args.train_compile, args.match_compile, args.device))
+                    theirs.append(time_official(spec, args.official_dir, real, method, args.ipc, n, config, root,
+                                                args.official_allocator, args.device))
+            except Exception as err:  # one method failing must not cost the others' rows
+                line = " ".join(str(err).split())[-300:]
+                print(f"| {dataset} | {method} | failed | {type(err).__name__}: {line} | | |", flush=True)
+                continue
             o, t = median(ours), median(theirs)
             print(f"| {dataset} | {method} | {n - 1} x {args.repeats} | {o:.2f} | {t:.2f} | {t / o:.2f}x |", flush=True)
 

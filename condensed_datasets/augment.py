@@ -14,7 +14,7 @@ Two compositions of a strategy string such as ``color_crop_cutout_flip_scale_rot
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -22,6 +22,7 @@ from torch import Generator, Tensor
 from torch.nn import functional as F
 
 from .registry import Registry
+from .devices import to_device
 
 # The reference magnitudes (VICO ParamDiffAug).
 PROB_FLIP = 0.5
@@ -54,7 +55,7 @@ def _u(n: int, g: Generator) -> Tensor:
 
 def _per_sample(p: Tensor, x: Tensor) -> Tensor:
     """Parameters on the images' device, broadcast to the batch when one set is shared."""
-    p = p.to(x.device)
+    p = to_device(p, x.device)
     return p.expand(x.shape[0]) if p.shape[0] == 1 else p
 
 
@@ -145,9 +146,17 @@ class SampledAugmentation:
     """A drawn augmentation: a sequence of (op, parameters); call it on any batch."""
 
     steps: list[tuple[str, Params]]
+    _moved: dict[torch.device, list[tuple[str, Params]]] = field(default_factory=dict, repr=False, compare=False)
+
+    def on(self, device: torch.device) -> list[tuple[str, Params]]:
+        """The steps with their parameters on ``device``, copied once per device (the real and the synthetic
+        batch of a siamese draw share one copy)."""
+        if device not in self._moved:
+            self._moved[device] = [(name, {k: to_device(v, device) for k, v in params.items()}) for name, params in self.steps]
+        return self._moved[device]
 
     def __call__(self, x: Tensor) -> Tensor:
-        for name, params in self.steps:
+        for name, params in self.on(x.device):
             x = OPS.get(name).apply(x, params)
         # A ConvNet on CPU runs its GroupNorm (instance norm) and ReLU backward several times slower on a
         # channels-last batch (see `benchmarks/recipe_speed.py`). ``contiguous()`` cannot see the layout of a
@@ -215,7 +224,7 @@ def cutmix(x: Tensor, generator: Generator) -> tuple[Tensor, Tensor, float]:
     """
     n, _, h, w = x.shape
     lam = float(torch.rand(1, generator=generator))  # Beta(1, 1)
-    perm = torch.randperm(n, generator=generator).to(x.device)
+    perm = to_device(torch.randperm(n, generator=generator), x.device)
     cut = math.sqrt(1.0 - lam)
     cw, ch = int(w * cut), int(h * cut)
     cx, cy = int(torch.randint(w, (1,), generator=generator)), int(torch.randint(h, (1,), generator=generator))

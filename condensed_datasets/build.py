@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -9,11 +10,13 @@ from typing import Any, Callable
 import torch
 
 from .compilation import check_compilation
+from .devices import autotune_convolutions
 from .engine import RunOptions, check_seed
-from .layout import CHECKPOINT_FILENAME, PREVIEW_FILENAME, SET_FILENAME, set_dir
+from .layout import BUILD_FILENAME, CHECKPOINT_FILENAME, PREVIEW_FILENAME, SET_FILENAME, set_dir
 from .precision import check_precision
 from .sources import RealData, load_source
-from .storage import check_folder, ensure_folder
+from .checkpoint import checkpoint_segments
+from .storage import atomic_path, check_folder, ensure_folder
 
 
 def check_ipc(ipc: int, real: RealData) -> None:
@@ -70,6 +73,7 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
         overrides[spec.iterations_key] = iterations
     config = spec.config(real.name, ipc, overrides)
     ensure_folder(folder)
+    autotune_convolutions(device)
     with set_lock(folder):  # one writer per set: a second build of it is refused, never mixed in
         run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / CHECKPOINT_FILENAME,
                          resume=resume, checkpoint_minutes=checkpoint_minutes, amp=amp,
@@ -81,4 +85,15 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
         path = folder / SET_FILENAME
         cset.save(path)
         write_preview(cset, folder / PREVIEW_FILENAME)
+        if (folder / CHECKPOINT_FILENAME).is_file():
+            write_build_record(folder / BUILD_FILENAME, checkpoint_segments(folder / CHECKPOINT_FILENAME))
     return path
+
+
+def write_build_record(path: Path, segments: list[dict[str, Any]]) -> None:
+    """``build.json``: each stretch of the build (device, iterations from/to, seconds) and the totals."""
+    record = {"segments": segments, "iterations": max((s["to"] for s in segments), default=0),
+              "seconds": round(sum(s["seconds"] for s in segments), 1),
+              "devices": sorted({s["device"] for s in segments})}
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=1) + "\n")

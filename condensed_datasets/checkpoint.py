@@ -3,16 +3,22 @@
 A checkpoint holds the synthetic images, the optimiser's state, every RNG state the run draws from
 and recipe extras, as tensors (no pickle), plus JSON metadata (method, config, iteration). Resuming
 restores them all, so ``--iterations 10`` then ``--iterations 20 --resume`` equals a fresh 20.
+A SIGTERM (a campaign's deadline, a scheduler's stop) ends the run at the next iteration boundary with a
+checkpoint (`RunStopped`), so that stopping a run never costs the iterations since the last checkpoint.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import platform
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from safetensors import safe_open
@@ -27,6 +33,26 @@ from .storage import atomic_path, remove_stale_temporaries
 
 class NonFiniteLossError(RuntimeError):
     """The matching loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class RunStopped(RuntimeError):
+    """A stop was asked for (SIGTERM): the run ended at an iteration boundary, its checkpoint written."""
+
+
+@contextmanager
+def stop_requests() -> Iterator[Callable[[], bool]]:
+    """While open, a SIGTERM is recorded instead of ending the process; yields whether one arrived.
+
+    Signals reach the main thread only: elsewhere (a worker thread) nothing is installed and it never reports one."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    arrived: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: arrived.append(signum))
+    try:
+        yield lambda: bool(arrived)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class CheckpointMismatchError(ValueError):
@@ -136,6 +162,7 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
     """
     keep_freed_memory()
     info = _run_identity(method, config, run.seed, state, identity or {})
+    segments: list[dict[str, Any]] = []  # where and how long each stretch of the run ran (resumes add stretches)
     path = run.checkpoint
     if path is not None:
         remove_stale_temporaries(path)  # the run owns its checkpoint (one writer per set: see locks.set_lock)
@@ -144,11 +171,20 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
         _check_same_run(path, saved, info, resume_ignores)
         state.restore(tensors)
         state.iteration = int(saved["iteration"])
+        segments = list(saved.get("segments") or [])
         if on_restore is not None:
             with torch.random.fork_rng(devices=[]):  # rebuilding objects must not consume the restored RNG
                 on_restore()
-    last_save = time.monotonic()
-    with tqdm(total=total, initial=min(state.iteration, total), desc=method, disable=not run.progress) as bar:
+    last_save = started = time.monotonic()
+    first = state.iteration
+
+    def save() -> None:
+        stretch = {"device": describe_device(run.torch_device), "from": first, "to": state.iteration,
+                   "seconds": round(time.monotonic() - started, 1)}
+        save_checkpoint(path, state, {**info, "segments": [*segments, stretch]})
+
+    with (tqdm(total=total, initial=min(state.iteration, total), desc=method, disable=not run.progress) as bar,
+          stop_requests() as stop_requested):
         for it in range(state.iteration, total):
             loss = float(step(it))
             if not math.isfinite(loss):
@@ -161,10 +197,39 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4g}")
             if path is not None and time.monotonic() - last_save >= run.checkpoint_minutes * 60:
-                save_checkpoint(path, state, info)
+                save()
                 last_save = time.monotonic()
+            if stop_requested() and state.iteration < total:
+                kept = "no checkpoint (none was asked for)"
+                if path is not None:
+                    save()
+                    kept = f"checkpoint {path}; continue it with --resume"
+                raise RunStopped(f"{method}: stopped on request (SIGTERM) after iteration {state.iteration} of {total}; {kept}")
     if path is not None:
-        save_checkpoint(path, state, info)
+        save()
+
+
+def describe_device(device: torch.device) -> str:
+    """What a run computes on, for a build's record: the GPU's name, or the CPU's model and the threads used."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"{model} ({torch.get_num_threads()} threads)"
+
+
+def checkpoint_segments(path: Path) -> list[dict[str, Any]]:
+    """The stretches of the run recorded in the checkpoint at ``path`` (device, iterations from/to, seconds)."""
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            info = json.loads((f.metadata() or {})["checkpoint"])
+    except Exception as err:  # as read_checkpoint: every kind of damage
+        raise CheckpointMismatchError(f"{path} is not a readable checkpoint ({err})") from None
+    return list(info.get("segments") or []) if isinstance(info, dict) else []
 
 
 def module_tensors(prefix: str, net: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict[str, Tensor]:

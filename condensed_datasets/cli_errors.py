@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import click
 
-from .checkpoint import NonFiniteLossError
+from .checkpoint import NonFiniteLossError, RunStopped
 from .locks import SetInUseError
 from .publish import PushError
 from .registry import UnknownNameError
@@ -16,7 +16,7 @@ from .sources import DataNotFoundError
 from .storage import CondensedFormatError
 
 USER_ERRORS = (ValueError, FileNotFoundError, DataNotFoundError, CondensedFormatError, UnknownNameError, NonFiniteLossError,
-               PushError, SetInUseError, RuntimeError, OSError)
+               PushError, SetInUseError, RunStopped, RuntimeError, OSError)
 DEBUG_ENV = "CONDENSED_DEBUG"
 
 

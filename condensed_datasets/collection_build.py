@@ -37,6 +37,11 @@ class Job:
     seed: int = 0
     checkpoint_minutes: float = 5.0
     threads: int | None = None  # CPU threads for torch in this job (None: torch's default)
+    real_precision: str = "auto"  # the speed levers of `build` (`engine.RunOptions` says what each does)
+    train_precision: str = "auto"
+    train_compilation: str = "auto"
+    match_compilation: str = "auto"
+    together: str = "auto"  # how the evaluation trains its networks (`evaluate.TOGETHER_MODES`)
 
     @property
     def key(self) -> str:
@@ -113,14 +118,16 @@ def _run(job: Job, start: float) -> JobResult:
         state = "resumed" if resume else "built"
         real = load_source(job.dataset, job.data_root)
         build(job.dataset, job.method, job.ipc, out=job.out, iterations=target, device=job.device, seed=job.seed,
-              progress=False, resume=resume, real=real, checkpoint_minutes=job.checkpoint_minutes)
+              progress=False, resume=resume, real=real, checkpoint_minutes=job.checkpoint_minutes,
+              real_precision=job.real_precision, train_precision=job.train_precision,
+              train_compilation=job.train_compilation, match_compilation=job.match_compilation)
         cset = load(path)
     sha256 = sha256_file(path)
     result = _evaluation_of(folder, sha256, job, entry.protocol)
     if result is None:
         real = real if real is not None else load_source(job.dataset, job.data_root)
         result = evaluate(cset, real, models=job.eval_models, epochs=job.eval_epochs, device=job.device, seed=job.seed,
-                          progress=False)
+                          together=job.together, progress=False)
         full = full_epochs(result["protocol"], cset.dataset, cset.num_classes, result["train_images"])
         result.update(method=cset.method, ipc=cset.ipc, set_sha256=sha256, reduced_epochs=result["epochs"] < full)
         record_evaluation(folder, result)

@@ -9,9 +9,11 @@ from pathlib import Path
 import click
 
 from .cli_errors import user_errors
-from .cli_options import data_root_option, device_option, seed_option
+from .cli_options import (data_root_option, device_option, match_compilation_option, real_precision_option, seed_option,
+                          train_compilation_option, train_precision_option)
 from .collection import select
 from .collection_build import ENGINES, JobResult, jobs_for, refresh_cards, run_local, run_ray
+from .evaluate import TOGETHER_MODES
 from .collection_status import FORMATS, render_status, status_rows
 from .layout import EVAL_FILENAME, PARQUET_FILENAME, PREVIEW_FILENAME, SET_FILENAME, set_dir
 from .storage import check_folder
@@ -44,10 +46,16 @@ def _echo_result(result: JobResult) -> None:
 @seed_option
 @click.option("--checkpoint-minutes", type=click.FloatRange(min=0), default=5.0, show_default=True, help="Checkpoint interval.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads per set (default: torch's).")
+@real_precision_option
+@train_precision_option
+@train_compilation_option
+@match_compilation_option
+@click.option("--together", type=click.Choice(TOGETHER_MODES), default="auto", show_default=True,
+              help="How each evaluation trains its networks (as `condensed eval --together`).")
 @user_errors
 def build_collection(selectors: tuple[str, ...], out: str, data_root: str | None, device: str, engine: str, address: str | None,
                      iterations: int | None, eval_models: int, eval_epochs: int | None, seed: int, checkpoint_minutes: float,
-                     threads: int | None) -> None:
+                     threads: int | None, **levers: str) -> None:
     """Build, resume and evaluate every selected set that is missing or incomplete; re-render the cards touched."""
     from .build import check_device
 
@@ -55,7 +63,7 @@ def build_collection(selectors: tuple[str, ...], out: str, data_root: str | None
     check_device(device)
     check_folder(out)
     jobs = jobs_for(entries, out=out, data_root=data_root, device=device, iterations=iterations, eval_models=eval_models,
-                    eval_epochs=eval_epochs, seed=seed, checkpoint_minutes=checkpoint_minutes, threads=threads)
+                    eval_epochs=eval_epochs, seed=seed, checkpoint_minutes=checkpoint_minutes, threads=threads, **levers)
     click.echo(f"{len(jobs)} set(s) selected; engine {engine}")
     try:
         results = run_ray(jobs, _echo_result, address) if engine == "ray" else run_local(jobs, _echo_result)

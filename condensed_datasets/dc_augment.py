@@ -21,6 +21,8 @@ import torch
 from torch import Generator, Tensor
 from torch.nn import functional as F
 
+from .devices import to_device
+
 OPS = ("crop", "scale", "rotate", "noise")
 
 
@@ -47,7 +49,7 @@ class DCAugment:
         offsets = torch.randint(2 * self.crop, (n, 2), generator=generator)
         factors = 1 - self.scale + 2 * self.scale * torch.rand(n, 2, generator=generator)
         angles = torch.randint(-self.rotate, self.rotate, (n,), generator=generator)
-        noise = torch.randn(x.shape, generator=generator).to(x.device) if "noise" in self.ops else None
+        noise = to_device(torch.randn(x.shape, generator=generator), x.device) if "noise" in self.ops else None
         for k, op in enumerate(self.ops):
             picked = (chosen == k).nonzero().flatten()
             if len(picked) == 0:
@@ -68,7 +70,7 @@ def crop_batch(x: Tensor, offsets: Tensor, fill: Tensor, pad: int) -> Tensor:
     n, c, h, w = x.shape
     canvas = fill.view(1, c, 1, 1).expand(n, c, h + 2 * pad, w + 2 * pad).clone()
     canvas[:, :, pad:pad + h, pad:pad + w] = x
-    offsets = offsets.to(x.device)
+    offsets = to_device(offsets, x.device)
     rows = (offsets[:, :1] + torch.arange(h, device=x.device))[:, :, None]  # [n, h, 1]
     cols = (offsets[:, 1:] + torch.arange(w, device=x.device))[:, None, :]  # [n, 1, w]
     return canvas.permute(0, 2, 3, 1)[torch.arange(n, device=x.device)[:, None, None], rows, cols].permute(0, 3, 1, 2)

@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from .precision import compute_in
 from .sources import RealData
+from .devices import to_device
 
 
 MAX_SEED = 2**63 - 1  # what every torch generator accepts
@@ -82,7 +83,7 @@ def set_meta(real: RealData, method: str, ipc: int, config: dict[str, Any], seed
 def sample_class(real: RealData, c: int, n: int, generator: Generator) -> Tensor:
     """``n`` random training images of class ``c`` (without replacement; all of them if fewer)."""
     idx = real.class_indices[c]
-    pick = torch.randperm(len(idx), generator=generator)[:n].to(idx.device)
+    pick = to_device(torch.randperm(len(idx), generator=generator)[:n], idx.device)
     return real.train_images[idx[pick]]
 
 
@@ -129,7 +130,7 @@ def train_on_real(net: torch.nn.Module, real: RealData, steps: int, generator: G
     loss, correct, seen = torch.zeros(()), 0, 0
     n = len(real.train_labels)
     for _ in range(steps):
-        idx = torch.randint(n, (batch,), generator=generator).to(real.train_labels.device)
+        idx = to_device(torch.randint(n, (batch,), generator=generator), real.train_labels.device)
         x, y = real.train_images[idx], real.train_labels[idx]
         if augment is not None:
             x = augment(x, generator)

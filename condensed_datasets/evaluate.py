@@ -34,6 +34,7 @@ from .precision import chunk_size, compute_in, precision_name, real_pass_network
 from .registry import Registry, check_choice
 from .dc_augment import DCAugment
 from .sources import RealData
+from .devices import autotune_convolutions, to_device
 
 GRAY_DIGITS = ("mnist", "digits")
 
@@ -257,6 +258,7 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
     proto = PROTOCOLS.get(protocol)
     device = torch.device(device)
     keep_freed_memory()
+    autotune_convolutions(device)
     dtype = resolve_precision(precision, device)
     real = real.to(device)
     images, targets = images.detach().to(device), targets.detach().to(device)
@@ -327,7 +329,7 @@ def _train_group(group, images: Tensor, targets: Tensor, real: RealData, proto: 
             else:
                 for param_group in optimizer.param_groups:
                     param_group["lr"] = lr
-        order = torch.stack([torch.randperm(n, generator=gen) for _ in range(k)]).to(images.device)
+        order = to_device(torch.stack([torch.randperm(n, generator=gen) for _ in range(k)]), images.device)
         for s in range(0, n, proto.batch_size):
             idx = order[:, s:s + proto.batch_size]
             xb, yb = images[idx], targets[idx]

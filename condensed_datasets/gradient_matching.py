@@ -27,6 +27,7 @@ from .matching_pass import can_compile_matching, class_distance, class_gradients
 from .nets import get_network, has_batchnorm
 from .precision import compute_in, resolve_train_precision
 from .sources import RealData
+from .devices import to_device
 
 # (outer_loop, inner_loop) per IPC, from the reference code (`get_loops`).
 LOOPS = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
@@ -92,7 +93,7 @@ def train_on_synthetic(net: nn.Module, optimizer: torch.optim.Optimizer, images:
     weights, optimiser and loss."""
     net.train()
     for _ in range(epochs):
-        order = torch.randperm(len(images), generator=generator).to(images.device)
+        order = to_device(torch.randperm(len(images), generator=generator), images.device)
         for s in range(0, len(images), batch):
             idx = order[s:s + batch]
             x = images[idx] if aug is None else aug(images[idx], generator)

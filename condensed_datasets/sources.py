@@ -6,6 +6,8 @@ Each source is registered by name in `SOURCES`; `load_source(name, data_root)` r
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -222,14 +224,69 @@ def _read_class_folders(folder: Path, classes: list[str] | None = None) -> tuple
     return _read_image_files(files), torch.tensor(labels), classes
 
 
+DECODED_CACHE = ".decoded.safetensors"  # beside train/ and test/: the decoded tree, read back in a second
+_SPLIT_TENSORS = ("train_images", "train_labels", "test_images", "test_labels")
+
+
+def _tree_fingerprint(folders: list[Path]) -> str:
+    """Which image files the tree holds, by path, size and modification time: any change makes a new one."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for where, dirs, names in sorted(os.walk(folder)):
+            dirs.sort()
+            for name in sorted(names):
+                if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
+                    stat = os.stat(os.path.join(where, name))
+                    digest.update(f"{os.path.relpath(where, folder.parent)}/{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _read_decoded_cache(path: Path, fingerprint: str) -> RawSplits | None:
+    """The cached splits when ``path`` was written for exactly this tree, else None (never an error)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            if meta.get("fingerprint") != fingerprint:
+                return None
+            tensors = {k: f.get_tensor(k) for k in _SPLIT_TENSORS}
+        return RawSplits(**tensors, classes=json.loads(meta["classes"]))
+    except Exception:  # absent, unreadable or damaged: decode the images again (the cache is only a shortcut)
+        return None
+
+
+def _write_decoded_cache(path: Path, splits: RawSplits, fingerprint: str) -> None:
+    """Write the cache atomically; a read-only data root just goes without one."""
+    from safetensors.torch import save_file
+
+    from .storage import atomic_path
+
+    try:
+        with atomic_path(path) as tmp:
+            save_file({k: getattr(splits, k).contiguous() for k in _SPLIT_TENSORS}, str(tmp),
+                      metadata={"fingerprint": fingerprint, "classes": json.dumps(splits.classes)})
+    except OSError:
+        pass
+
+
 def _read_split_tree(root: Path) -> RawSplits:
-    """``root/train/<class>/*`` and ``root/test/<class>/*`` (``val`` accepted for ``test``)."""
+    """``root/train/<class>/*`` and ``root/test/<class>/*`` (``val`` accepted for ``test``).
+
+    Decoding tens of thousands of images takes seconds each time: the decoded tensors are kept in
+    ``root/.decoded.safetensors`` with a fingerprint of the files, and read from there while the tree is unchanged."""
     test_dir = root / "test" if (root / "test").is_dir() else root / "val"
     if not (root / "train").is_dir() or not test_dir.is_dir():
         raise DataNotFoundError(f"expected {root}/train/<class>/ and {root}/test/<class>/ image folders")
+    fingerprint = _tree_fingerprint([root / "train", test_dir])
+    cached = _read_decoded_cache(root / DECODED_CACHE, fingerprint)
+    if cached is not None:
+        return cached
     train_x, train_y, classes = _read_class_folders(root / "train")
     test_x, test_y, _ = _read_class_folders(test_dir, classes)
-    return RawSplits(train_x, train_y, test_x, test_y, classes)
+    splits = RawSplits(train_x, train_y, test_x, test_y, classes)
+    _write_decoded_cache(root / DECODED_CACHE, splits, fingerprint)
+    return splits
 
 
 def _torchvision_splits(cls_name: str, name: str, how: str, split_kw: Callable[[bool], dict]) -> Callable[[Path, bool], RawSplits]:

@@ -36,6 +36,7 @@ from condensed_datasets.formation import decode, multi_formation_spec
 from condensed_datasets.matching_pass import can_compile_matching, class_distance
 from condensed_datasets.nets import get_network
 from condensed_datasets.precision import resolve_train_precision
+from condensed_datasets.devices import to_device
 from condensed_datasets.sources import NO_FLIP_DSA, RealData
 
 from . import Method, register_method
@@ -113,7 +114,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, 
             real_c = sample_class(real, c, config["batch_real"], generator)
             syn_c, _ = decode(spec, images[c * ipc:(c + 1) * ipc], labels[c * ipc:(c + 1) * ipc])
             if len(syn_c) > config["batch_syn_max"]:
-                syn_c = syn_c[torch.randperm(len(syn_c), generator=generator)[: config["batch_syn_max"]].to(device)]
+                syn_c = syn_c[to_device(torch.randperm(len(syn_c), generator=generator)[: config["batch_syn_max"]], device)]
             both = match_aug(torch.cat([real_c, syn_c]), generator, shared=True)
             loss = class_distance(net, params, both[:len(real_c)], both[len(real_c):], c, config["metric"],
                                   compiled=compile_matching)

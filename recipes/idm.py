@@ -34,6 +34,7 @@ from condensed_datasets.formation import decode, multi_formation_spec
 from condensed_datasets.nets import get_network
 from condensed_datasets.precision import embed_real, precision_name, real_pass_network, resolve_precision, resolve_train_precision
 from condensed_datasets.sources import RealData
+from condensed_datasets.devices import to_device
 
 from . import Method, register_method
 
@@ -103,7 +104,7 @@ def mosaic_init(real: RealData, ipc: int, generator: torch.Generator) -> Tensor:
     for c in range(real.num_classes):
         picks = sample_class(real, c, 4 * ipc, generator)
         if len(picks) < 4 * ipc:  # tiny classes: draw with repetition
-            picks = picks[torch.randint(len(picks), (4 * ipc,), generator=generator).to(picks.device)]
+            picks = picks[to_device(torch.randint(len(picks), (4 * ipc,), generator=generator), picks.device)]
         small = F.interpolate(picks, size=(h // 2, w // 2), mode="bilinear", align_corners=False).view(4, ipc, real.channels, h // 2, w // 2)
         top = torch.cat([small[0], small[2]], dim=3)
         bottom = torch.cat([small[1], small[3]], dim=3)

@@ -32,6 +32,11 @@ def pytest_configure(config) -> None:
         raise pytest.UsageError(f"CONDENSED_TEST_DEVICE={TEST_DEVICE!r}: choose cpu or cuda")
     if kind == "cuda" and not torch.cuda.is_available():
         raise pytest.UsageError(f"CONDENSED_TEST_DEVICE={TEST_DEVICE} but no CUDA device is available here")
+    if kind == "cuda":  # bit-exact resume and tight tolerances: full float32 and deterministic cuDNN
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
 
 
 def pytest_report_header(config) -> str:

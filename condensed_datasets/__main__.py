@@ -1,0 +1,7 @@
+"""``python -m condensed_datasets``: the ``condensed`` command, where its console script is not on the PATH."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
