@@ -15,7 +15,7 @@ from .engine import RunOptions, check_seed
 from .layout import BUILD_FILENAME, CHECKPOINT_FILENAME, PREVIEW_FILENAME, SET_FILENAME, set_dir
 from .precision import check_precision
 from .sources import RealData, load_source
-from .checkpoint import checkpoint_segments
+from .checkpoint import checkpoint_segments, resumed_levers
 from .storage import atomic_path, check_folder, ensure_folder
 
 
@@ -72,6 +72,12 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
                              "disagree; give one of them")
         overrides[spec.iterations_key] = iterations
     config = spec.config(real.name, ipc, overrides)
+    if resume and (folder / CHECKPOINT_FILENAME).is_file():  # keep the arithmetic the run started with
+        levers = resumed_levers(folder / CHECKPOINT_FILENAME, {
+            "real_precision": real_precision, "train_precision": train_precision,
+            "train_compilation": train_compilation, "match_compilation": match_compilation})
+        real_precision, train_precision = levers["real_precision"], levers["train_precision"]
+        train_compilation, match_compilation = levers["train_compilation"], levers["match_compilation"]
     ensure_folder(folder)
     autotune_convolutions(device)
     with set_lock(folder):  # one writer per set: a second build of it is refused, never mixed in

@@ -151,14 +151,17 @@ def _check_same_run(path: Path, saved: dict[str, Any], current: dict[str, Any], 
 
 def run_iterations(state: RecipeState, step: Callable[[int], float], total: int, run: RunOptions, method: str,
                    config: dict[str, Any], resume_ignores: tuple[str, ...] = (),
-                   on_restore: Callable[[], None] | None = None, identity: dict[str, Any] | None = None) -> None:
+                   on_restore: Callable[[], None] | None = None, identity: dict[str, Any] | None = None,
+                   compiled: dict[str, bool] | None = None) -> None:
     """Call ``step(it)`` for iterations ``state.iteration .. total - 1`` with checkpoints, progress and a NaN guard.
 
     ``step`` returns the iteration's loss. With ``run.resume`` and an existing checkpoint the run
     continues from it (its method and config, except the keys in ``resume_ignores``, must match).
     A checkpoint is written every ``run.checkpoint_minutes`` and at the end. ``on_restore`` is
     called after a checkpoint was loaded (to rebuild recipe objects from ``state.extra``). ``identity``:
-    further run settings a resume must match (JSON values), e.g. the dtype of the real passes.
+    further run settings a resume must match (JSON values), e.g. the dtype of the real passes. ``compiled``: which
+    passes run through ``torch.compile`` (``train_compiled``, ``match_compiled``), saved so that a resume on another
+    machine keeps them (`resumed_levers`), not compared (a run may be resumed either way on purpose).
     """
     keep_freed_memory()
     info = _run_identity(method, config, run.seed, state, identity or {})
@@ -181,7 +184,7 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
     def save() -> None:
         stretch = {"device": describe_device(run.torch_device), "from": first, "to": state.iteration,
                    "seconds": round(time.monotonic() - started, 1)}
-        save_checkpoint(path, state, {**info, "segments": [*segments, stretch]})
+        save_checkpoint(path, state, {**info, "compiled": compiled or {}, "segments": [*segments, stretch]})
 
     with (tqdm(total=total, initial=min(state.iteration, total), desc=method, disable=not run.progress) as bar,
           stop_requests() as stop_requested):
@@ -222,14 +225,51 @@ def describe_device(device: torch.device) -> str:
     return f"{model} ({torch.get_num_threads()} threads)"
 
 
-def checkpoint_segments(path: Path) -> list[dict[str, Any]]:
-    """The stretches of the run recorded in the checkpoint at ``path`` (device, iterations from/to, seconds)."""
+def checkpoint_info(path: Path) -> dict[str, Any]:
+    """The metadata of the checkpoint at ``path`` (method, config, iteration, arithmetic, segments), tensors unread."""
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             info = json.loads((f.metadata() or {})["checkpoint"])
     except Exception as err:  # as read_checkpoint: every kind of damage
-        raise CheckpointMismatchError(f"{path} is not a readable checkpoint ({err})") from None
-    return list(info.get("segments") or []) if isinstance(info, dict) else []
+        raise CheckpointMismatchError(f"{path} is not a readable checkpoint ({err}); remove it or drop --resume") from None
+    if not isinstance(info, dict):
+        raise CheckpointMismatchError(f"{path} is not a complete checkpoint; remove it or drop --resume")
+    return info
+
+
+def checkpoint_segments(path: Path) -> list[dict[str, Any]]:
+    """The stretches of the run recorded in the checkpoint at ``path`` (device, iterations from/to, seconds)."""
+    return list(checkpoint_info(path).get("segments") or [])
+
+
+# The arithmetic a checkpoint records -> the option value that reproduces it (None: the checkpoint does not say).
+_RECORDED = {
+    "real_precision": lambda info: {"bfloat16": "bf16", "float32": "fp32"}.get(info.get("real_precision")),
+    # recipes record train_precision only when it is not the float32 reference
+    "train_precision": lambda info: "bf16" if info.get("train_precision") == "bfloat16" else "fp32",
+    "train_compilation": lambda info: None if "compiled" not in info else ("on" if info["compiled"].get("train_compiled") else "off"),
+    "match_compilation": lambda info: None if "compiled" not in info else ("on" if info["compiled"].get("match_compiled") else "off"),
+}
+_OPTION = {"real_precision": "--real-precision", "train_precision": "--train-precision",
+           "train_compilation": "--train-compile", "match_compilation": "--match-compile"}
+
+
+def resumed_levers(path: Path, levers: dict[str, str]) -> dict[str, str]:
+    """``levers`` (option name -> choice) for a run resuming the checkpoint at ``path``: each ``auto`` becomes the
+    arithmetic the checkpoint was written with (so a run moved to another machine keeps it); an explicit choice
+    that differs from it is refused, naming the option and the value that resumes."""
+    info = checkpoint_info(path)
+    out = dict(levers)
+    for name, choice in levers.items():
+        recorded = _RECORDED[name](info) if name in _RECORDED else None
+        if recorded is None:
+            continue
+        if choice == "auto":
+            out[name] = recorded
+        elif choice != recorded:
+            raise CheckpointMismatchError(f"{path} was written with {_OPTION[name]} {recorded}, this run asks for {choice}: "
+                                          f"resume with {_OPTION[name]} {recorded} (or auto), or drop --resume to start over")
+    return out
 
 
 def module_tensors(prefix: str, net: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict[str, Tensor]:

@@ -9,12 +9,14 @@ checkpointed, so a kill at any moment leaves finished sets intact and the runnin
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from .checkpoint import RunStopped
 from .collection import CollectionEntry
 from .layout import CHECKPOINT_FILENAME, SET_FILENAME, set_dir
 
@@ -42,6 +44,7 @@ class Job:
     train_compilation: str = "auto"
     match_compilation: str = "auto"
     together: str = "auto"  # how the evaluation trains its networks (`evaluate.TOGETHER_MODES`)
+    staged: str | None = None  # a staged tree (hub_cards) whose checkpoints of unfinished sets are resumed
 
     @property
     def key(self) -> str:
@@ -87,7 +90,7 @@ def run_job(job: Job) -> JobResult:
     start = time.monotonic()
     try:
         return _run(job, start)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RunStopped):  # a stop asked for ends the whole run, not just this set
         raise
     except Exception as err:  # one set failing must not stop the others; the error travels in the result
         detail = traceback.format_exc() if os.environ.get("CONDENSED_DEBUG") else f"{type(err).__name__}: {err}"
@@ -114,6 +117,7 @@ def _run(job: Job, start: float) -> JobResult:
     real = None  # the real dataset, read at most once per job (building and evaluating both need it)
     cset = load(path) if path.is_file() else None
     if cset is None or (target is not None and int(cset.meta.get("iterations_run", 0)) < target):
+        adopt_staged_checkpoint(job)
         resume = (folder / CHECKPOINT_FILENAME).is_file()
         state = "resumed" if resume else "built"
         real = load_source(job.dataset, job.data_root)
@@ -133,6 +137,22 @@ def _run(job: Job, start: float) -> JobResult:
         record_evaluation(folder, result)
         state = "evaluated" if state == "skipped" else state
     return JobResult(job.key, state, round(time.monotonic() - start, 1), str(path), f"{result['mean']:.2f} ± {result['std']:.2f}")
+
+
+def adopt_staged_checkpoint(job: Job) -> bool:
+    """Copy the checkpoint an earlier machine staged for this set (``STAGED/<dataset>/<method>/ipc<N>/``) into the
+    output folder when that has none, so the build continues it; whether one was copied."""
+    if not job.staged:
+        return False
+    source = set_dir(job.staged, job.dataset, job.method, job.ipc) / CHECKPOINT_FILENAME
+    target = set_dir(job.out, job.dataset, job.method, job.ipc) / CHECKPOINT_FILENAME
+    if not source.is_file() or target.exists() or source.resolve() == target.resolve():
+        return False
+    from .storage import atomic_path
+
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return True
 
 
 def run_local(jobs: list[Job], on_result: Callable[[JobResult], None]) -> list[JobResult]:

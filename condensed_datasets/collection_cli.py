@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -15,8 +16,10 @@ from .collection import select
 from .collection_build import ENGINES, JobResult, jobs_for, refresh_cards, run_local, run_ray
 from .evaluate import TOGETHER_MODES
 from .collection_status import FORMATS, render_status, status_rows
-from .layout import EVAL_FILENAME, PARQUET_FILENAME, PREVIEW_FILENAME, SET_FILENAME, set_dir
-from .storage import check_folder
+from .checkpoint import RunStopped, checkpoint_info
+from .layout import (BUILD_FILENAME, CHECKPOINT_FILENAME, EVAL_FILENAME, PARQUET_FILENAME, PREVIEW_FILENAME,
+                     SET_FILENAME, set_dir)
+from .storage import atomic_path, check_folder
 
 SELECTORS_HELP = "SELECTOR: DATASET[/METHOD[/IPC]] with * wildcards ('cifar10/dm/*', '*/idc/10', 'digits'); none: all sets."
 
@@ -52,24 +55,34 @@ def _echo_result(result: JobResult) -> None:
 @match_compilation_option
 @click.option("--together", type=click.Choice(TOGETHER_MODES), default="auto", show_default=True,
               help="How each evaluation trains its networks (as `condensed eval --together`).")
+@click.option("--staged", type=click.Path(file_okay=False), default=None,
+              help="Staged tree (e.g. hub_cards) whose checkpoints of unfinished sets, staged by an earlier machine, are continued.")
+@click.option("--nice", "niceness", type=click.IntRange(0, 19), default=0, show_default=True,
+              help="Lower this process's CPU priority (19: only idle CPU), for a campaign in the background.")
 @user_errors
 def build_collection(selectors: tuple[str, ...], out: str, data_root: str | None, device: str, engine: str, address: str | None,
                      iterations: int | None, eval_models: int, eval_epochs: int | None, seed: int, checkpoint_minutes: float,
-                     threads: int | None, **levers: str) -> None:
+                     threads: int | None, staged: str | None, niceness: int, **levers: str) -> None:
     """Build, resume and evaluate every selected set that is missing or incomplete; re-render the cards touched."""
     from .build import check_device
 
     entries = _selected(selectors)
     check_device(device)
     check_folder(out)
+    if niceness:
+        os.nice(niceness)
     jobs = jobs_for(entries, out=out, data_root=data_root, device=device, iterations=iterations, eval_models=eval_models,
-                    eval_epochs=eval_epochs, seed=seed, checkpoint_minutes=checkpoint_minutes, threads=threads, **levers)
+                    eval_epochs=eval_epochs, seed=seed, checkpoint_minutes=checkpoint_minutes, threads=threads,
+                    staged=staged, **levers)
     click.echo(f"{len(jobs)} set(s) selected; engine {engine}")
     try:
         results = run_ray(jobs, _echo_result, address) if engine == "ray" else run_local(jobs, _echo_result)
     except KeyboardInterrupt:
         click.echo("interrupted: finished sets are intact, the running one resumes on the next run", err=True)
         sys.exit(130)
+    except RunStopped as err:  # SIGTERM: the running set stopped at an iteration boundary with its checkpoint
+        click.echo(f"stopped   {err}; finished sets are intact, the same command continues", err=True)
+        sys.exit(143)
     touched = {r.key.split("/")[0] for r in results if r.state != "failed"}
     for card in refresh_cards(out, touched):
         click.echo(f"card      {card}")
@@ -102,7 +115,9 @@ def status(selectors: tuple[str, ...], out: str, fmt: str, built: bool) -> None:
 def stage(selectors: tuple[str, ...], out: str, to: str) -> None:
     """Copy every selected set that is built at its full budget and evaluated into TO/<dataset>/, and render its card.
 
-    Sets of methods that select real images (random, herding) are real images: only their eval.json is staged."""
+    Sets of methods that select real images (random, herding) are real images: only their eval.json is staged.
+    An unfinished set's checkpoint is staged beside its folder instead (TO/<dataset>/<method>/ipc<N>/checkpoint.safetensors),
+    so that `collection build` on another machine continues it; it is removed once the set is staged complete."""
     from .cards import write_card
     from .datasets import CondensedDataset
 
@@ -111,15 +126,25 @@ def stage(selectors: tuple[str, ...], out: str, to: str) -> None:
     touched = set()
     for entry in entries:
         row = rows[entry.key]
-        if row["state"] != "complete, evaluated":
-            click.echo(f"skipped   {entry.key:28s} {row['state']}")
-            continue
         source, target = set_dir(out, entry.dataset, entry.method, entry.ipc), set_dir(to, entry.dataset, entry.method, entry.ipc)
+        if row["state"] != "complete, evaluated":
+            checkpoint = source / CHECKPOINT_FILENAME
+            if row["state"].split(",")[0] in ("missing", "partial") and checkpoint.is_file():
+                check_folder(target).mkdir(parents=True, exist_ok=True)
+                with atomic_path(target / CHECKPOINT_FILENAME) as tmp:
+                    shutil.copyfile(checkpoint, tmp)
+                click.echo(f"staged    {entry.key:28s} checkpoint at iteration {checkpoint_info(checkpoint)['iteration']} "
+                           f"-> {target / CHECKPOINT_FILENAME}")
+            else:
+                click.echo(f"skipped   {entry.key:28s} {row['state']}")
+            continue
         check_folder(target).mkdir(parents=True, exist_ok=True)
+        (target / CHECKPOINT_FILENAME).unlink(missing_ok=True)  # finished: its staged checkpoint has served
         shutil.copy2(source / EVAL_FILENAME, target / EVAL_FILENAME)
         if not entry.recipe().real_images:
-            for name in (SET_FILENAME, PREVIEW_FILENAME):
-                shutil.copy2(source / name, target / name)
+            for name in (SET_FILENAME, PREVIEW_FILENAME, BUILD_FILENAME):
+                if name != BUILD_FILENAME or (source / name).is_file():  # sets built before build.json existed have none
+                    shutil.copy2(source / name, target / name)
             CondensedDataset.from_file(target / SET_FILENAME).to_hf_dataset().to_parquet(str(target / PARQUET_FILENAME))
         touched.add(entry.dataset)
         click.echo(f"staged    {entry.key:28s} -> {target}")

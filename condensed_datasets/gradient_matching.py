@@ -153,7 +153,7 @@ def condense_by_gradient_matching(real: RealData, ipc: int, config: dict[str, An
         return total / outer
 
     run_iterations(state, step, int(config["iterations"]), run, method, config, resume_ignores=("iterations",),
-                   identity=recorded)
+                   identity=recorded, compiled={**compile_record, **match_record})
     meta = set_meta(real, method, ipc, config, run.seed, iterations_run=state.iteration, **recorded, **compile_record,
                     **match_record)
     return CondensedSet(images.detach(), labels, meta)

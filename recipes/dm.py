@@ -69,7 +69,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
         return float(loss.detach())
 
     run_iterations(state, step, int(config["iterations"]), run, "dm", config, resume_ignores=("iterations",),
-                   identity=recorded)
+                   identity=recorded, compiled={})
     labels = class_major_labels(n_cls, ipc, device)
     return CondensedSet(images.detach(), labels, set_meta(real, "dm", ipc, config, run.seed, iterations_run=state.iteration,
                                                              **recorded))

@@ -128,7 +128,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, 
         return total / real.num_classes
 
     run_iterations(state, step, int(config["iterations"]), run, method, config, resume_ignores=("iterations",),
-                   on_restore=restore_network, identity=recorded)
+                   on_restore=restore_network, identity=recorded, compiled={**compile_record, **match_record})
     meta = set_meta(real, method, ipc, config, run.seed, iterations_run=state.iteration, factor=factor, **recorded,
                     **compile_record, **match_record)
     return CondensedSet(images.detach(), labels, meta, spec)

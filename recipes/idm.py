@@ -175,7 +175,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
         return total / (config["train_net_num"] * real.num_classes)
 
     run_iterations(state, step, int(config["iterations"]), run, "idm", config, resume_ignores=("iterations",),
-                   on_restore=lambda: queue.load_tensors(state.extra), identity=recorded)
+                   on_restore=lambda: queue.load_tensors(state.extra), identity=recorded, compiled=compile_record)
     meta = set_meta(real, "idm", ipc, config, run.seed, iterations_run=state.iteration,
                     queue_steps=[m.steps for m in queue.models], **recorded, **compile_record)
     return CondensedSet(images.detach(), labels, meta, spec)

@@ -95,6 +95,7 @@ class Campaign:
     official_dir: Path | None
     jobs: int
     threads: int
+    staged: Path
     log: list[str] = field(default_factory=list)
     sections: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -196,16 +197,11 @@ def staged_done(cell: Cell, staged: Path) -> bool:
     return row["state"] in ("complete, evaluated", "evaluated, file not staged")
 
 
-def seed_checkpoint(cell: Cell, staged: Path, work: Path) -> bool:
-    """Copy a checkpoint staged in ``hub_cards/`` into the work tree, so the build resumes it."""
+def staged_checkpoint(cell: Cell, staged: Path, work: Path) -> bool:
+    """Whether the build will continue a checkpoint staged in ``hub_cards/`` (`collection build --staged` adopts it)."""
     from condensed_datasets.layout import CHECKPOINT_FILENAME, set_dir
 
-    source, target = set_dir(staged, *cell.parts) / CHECKPOINT_FILENAME, set_dir(work, *cell.parts) / CHECKPOINT_FILENAME
-    if not source.is_file() or target.exists():
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source, target)
-    return True
+    return (set_dir(staged, *cell.parts) / CHECKPOINT_FILENAME).is_file() and not (set_dir(work, *cell.parts) / CHECKPOINT_FILENAME).exists()
 
 
 @dataclass
@@ -219,6 +215,7 @@ class Running:
 
 def _job_command(c: Campaign, cell: Cell, extra: tuple[str, ...] = ()) -> list[str]:
     return [sys.executable, "-m", "condensed_datasets", "collection", "build", cell.selector, "--out", str(c.work / "sets"),
+            "--staged", str(c.staged),
             "--device", c.device, "--checkpoint-minutes", "1", "--threads", str(c.threads),
             *(["--data-root", str(c.data_root)] if c.data_root else []), *cell.options, *extra]
 
@@ -232,7 +229,7 @@ def stage_builds(c: Campaign, queue: list[Cell], staged: Path, tests: list[str] 
         if staged_done(cell, staged):
             rows.append({"cell": cell.selector, "state": "already staged", "seconds": 0.0, "result": ""})
             continue
-        if seed_checkpoint(cell, staged, c.work / "sets"):
+        if staged_checkpoint(cell, staged, c.work / "sets"):
             c.say(f"{cell.selector}: resuming the checkpoint staged in {staged}")
         pending.append(cell)
     tests_process = None
@@ -449,7 +446,8 @@ def main() -> None:
     work = args.work or args.out.parent / (args.out.name + "-work")
     (work / "logs").mkdir(parents=True, exist_ok=True)
     c = Campaign(out=args.out, work=work, device=args.device, deadline=time.monotonic() + args.deadline_minutes * 60 - 30,
-                 data_root=args.data_root, official_dir=args.official_dir, jobs=args.jobs, threads=args.threads)
+                 data_root=args.data_root, official_dir=args.official_dir, jobs=args.jobs, threads=args.threads,
+                 staged=args.staged.resolve())
     try:
         if args.data_archives is not None:
             c.data_root = c.data_root or work / "data"
@@ -463,7 +461,7 @@ def main() -> None:
             c.say("speed: done")
         tests = [f"tests/{t}" for t in args.tests.split(",") if t] if "tests" in stages else None
         if "builds" in stages:
-            stage_builds(c, QUEUES[args.queue], args.staged, tests)
+            stage_builds(c, QUEUES[args.queue], c.staged, tests)
             status_section(c, QUEUES[args.queue])
             c.say("builds: done")
     except Exception as err:  # the report still goes back, with what broke

@@ -182,3 +182,25 @@ def test_ray_engine_builds_the_same_files_as_the_local_engine(tmp_path, monkeypa
         assert sha256_file(tmp_path / "ray" / rel) == sha256_file(tmp_path / "local" / rel)
         evals = [json.loads((tmp_path / root / rel.parent / "eval.json").read_text())[-1] for root in ("ray", "local")]
         assert evals[0]["accuracies"] == evals[1]["accuracies"]
+
+
+def test_an_unfinished_sets_checkpoint_is_staged_continued_elsewhere_and_dropped_once_the_set_is_staged(tmp_path):
+    out, staged, elsewhere = tmp_path / "out", tmp_path / "hub_cards", tmp_path / "fresh-machine"
+    assert cli("collection", "build", "digits/dm/1", "--out", out, *FAST).exit_code == 0
+    result = cli("collection", "stage", "digits/dm/1", "digits/random/1", "--out", out, "--to", staged)
+    assert result.exit_code == 0, result.output
+    checkpoint = staged / "digits" / "dm" / "ipc1" / "checkpoint.safetensors"
+    assert checkpoint.is_file() and "checkpoint at iteration 3" in result.output
+    assert not (staged / "digits" / "dm" / "ipc1" / "condensed.safetensors").exists()  # partial sets are not staged
+    # Another machine continues the staged checkpoint instead of starting over.
+    more = ["--iterations", "5", "--eval-epochs", "2", "--eval-models", "2", "--checkpoint-minutes", "0"]
+    result = cli("collection", "build", "digits/dm/1", "--out", elsewhere, "--staged", staged, *more)
+    assert result.exit_code == 0 and "resumed" in result.output, result.output
+    record = json.loads((elsewhere / "digits" / "dm" / "ipc1" / "build.json").read_text())
+    assert [(s["from"], s["to"]) for s in record["segments"]] == [(0, 3), (3, 5)] and record["iterations"] == 5
+    # A set staged complete and evaluated drops the checkpoint staged beside it.
+    assert cli("collection", "build", "digits/random/1", "--out", out, *FAST[2:]).exit_code == 0
+    leftover = staged / "digits" / "random" / "ipc1" / "checkpoint.safetensors"
+    leftover.write_bytes(checkpoint.read_bytes())
+    assert cli("collection", "stage", "digits/random/1", "--out", out, "--to", staged).exit_code == 0
+    assert not leftover.exists() and (staged / "digits" / "random" / "ipc1" / "eval.json").is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from condensed_datasets.build import build
-from condensed_datasets.checkpoint import NonFiniteLossError, read_checkpoint
+from condensed_datasets.checkpoint import CheckpointMismatchError, NonFiniteLossError, RunStopped, read_checkpoint
 from condensed_datasets.engine import RunOptions, sample_class
 
 from conftest import TEST_DEVICE as DEVICE
@@ -127,6 +128,42 @@ def test_resume_refuses_a_checkpoint_of_another_config(tiny, tmp_path):
     build("digits", "dm", 1, out=tmp_path, iterations=2, real=tiny, progress=False, device=DEVICE, overrides=FAST)
     with pytest.raises(ValueError, match="different run"):
         build("digits", "dm", 1, out=tmp_path, iterations=4, real=tiny, progress=False, device=DEVICE, overrides={**FAST, "lr_img": 0.5}, resume=True)
+
+
+def test_a_resume_keeps_the_arithmetic_the_checkpoint_was_written_with(tiny, tmp_path):
+    # Started in float32 (another machine's auto may pick bf16): auto on resume keeps float32, and equals a fresh run.
+    common = dict(real=tiny, progress=False, device=DEVICE, overrides=FAST)
+    fresh = build("digits", "dm", 1, out=tmp_path / "fresh", iterations=4, real_precision="fp32", **common)
+    build("digits", "dm", 1, out=tmp_path / "split", iterations=2, real_precision="fp32", **common)
+    resumed = build("digits", "dm", 1, out=tmp_path / "split", iterations=4, real_precision="auto", resume=True, **common)
+    assert load(resumed).meta["real_precision"] == "float32" and torch.equal(load(fresh).images, load(resumed).images)
+    with pytest.raises(CheckpointMismatchError, match="written with --real-precision fp32, this run asks for bf16: resume with "
+                       "--real-precision fp32"):
+        build("digits", "dm", 1, out=tmp_path / "split", iterations=6, real_precision="bf16", resume=True, **common)
+    # Compiled or not is recorded too: an explicit other choice is refused, auto keeps it.
+    dsa = dict(real=tiny, progress=False, device=DEVICE, overrides={**FAST, "outer_loop": 2, "inner_loop": 1})
+    build("digits", "dsa", 1, out=tmp_path, iterations=1, match_compilation="off", **dsa)
+    with pytest.raises(CheckpointMismatchError, match="--match-compile off, this run asks for on"):
+        build("digits", "dsa", 1, out=tmp_path, iterations=2, match_compilation="on", resume=True, **dsa)
+    assert "match_compiled" not in load(build("digits", "dsa", 1, out=tmp_path, iterations=2, resume=True, **dsa)).meta
+
+
+def test_a_sigterm_stops_the_run_at_an_iteration_boundary_with_a_checkpoint(tiny, tmp_path):
+    def stop_at_third(it, loss):
+        if it == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # as a campaign's deadline or a scheduler sends it
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(RunStopped, match="after iteration 3 of 50; checkpoint .*continue it with --resume"):
+        build("digits", "dm", 1, out=tmp_path / "split", iterations=50, real=tiny, progress=False, device=DEVICE, overrides=FAST,
+              on_iteration=stop_at_third)
+    _, info = read_checkpoint(tmp_path / "split" / "digits" / "dm" / "ipc1" / "checkpoint.safetensors")
+    assert info["iteration"] == 3 and [(s["from"], s["to"]) for s in info["segments"]] == [(0, 3)]
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler lives only as long as the run
+    resumed = build("digits", "dm", 1, out=tmp_path / "split", iterations=5, real=tiny, progress=False, device=DEVICE,
+                    overrides=FAST, resume=True)
+    fresh = build("digits", "dm", 1, out=tmp_path / "fresh", iterations=5, real=tiny, progress=False, device=DEVICE, overrides=FAST)
+    assert torch.equal(load(fresh).images, load(resumed).images)
 
 
 def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tiny, tmp_path):
