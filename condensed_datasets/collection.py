@@ -27,6 +27,20 @@ class PaperResult:
     source: str
     citation: str
 
+    def __str__(self) -> str:
+        return f"{self.mean:.1f}" + (f" ± {self.std:.1f}" if self.std is not None else "")
+
+    def gap(self, mean: float, std: float) -> tuple[float, float | None]:
+        """Ours minus the paper's, in points and in units of the larger std (None when both are 0)."""
+        points = round(mean - self.mean, 2)
+        spread = max(std, self.std or 0.0)
+        return points, (round(points / spread, 1) if spread > 0 else None)
+
+
+def format_gap(points: float, in_std: float | None) -> str:
+    """``+0.3 (+0.6 std)``: how a gap to a paper is shown (status tables, cards)."""
+    return f"{points:+.1f}" + (f" ({in_std:+.1f} std)" if in_std is not None else "")
+
 
 @dataclass(frozen=True)
 class CollectionEntry:

@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any, Iterable
 
-from .collection import CollectionEntry
+from .collection import CollectionEntry, format_gap
 from .layout import SET_FILENAME, set_dir
 
 FORMATS = ("table", "markdown", "json")
@@ -50,18 +50,14 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
 def _evaluation_cells(evaluation: dict[str, Any], entry: CollectionEntry) -> dict[str, Any]:
     cells: dict[str, Any] = {f"eval_{k}": evaluation[k] for k in ("mean", "std", "protocol", "epochs", "models", "device")}
     if entry.paper:
-        cells["gap"] = round(evaluation["mean"] - entry.paper.mean, 2)
-        spread = max(evaluation["std"], entry.paper.std or 0.0)
-        cells["gap_in_std"] = round(cells["gap"] / spread, 1) if spread > 0 else None
+        cells["gap"], cells["gap_in_std"] = entry.paper.gap(evaluation["mean"], evaluation["std"])
     return cells
 
 
 def _cells(row: dict[str, Any]) -> dict[str, str]:
     iterations = "-" if row["budget"] is None or row.get("iterations_run", 0) is None else f"{row.get('iterations_run') or 0}/{row['budget']}"
     has_eval = "eval_mean" in row
-    gap = "-"
-    if "gap" in row:
-        gap = f"{row['gap']:+.1f}" + (f" ({row['gap_in_std']:+.1f} std)" if row.get("gap_in_std") is not None else "")
+    gap = format_gap(row["gap"], row.get("gap_in_std")) if "gap" in row else "-"
     return {
         "set": row["set"], "state": row["state"], "iterations": iterations, "device": row.get("device") or "-",
         "accuracy": f"{row['eval_mean']:.2f} ± {row['eval_std']:.2f}" if has_eval else "-",

@@ -117,13 +117,15 @@ def test_stage_copies_full_budget_sets_and_only_the_evaluations_of_real_images(t
     out, hub = tmp_path / "out", tmp_path / "hub"
     assert cli("collection", "build", "digits/dm/1", "digits/random/1", "--out", out, *FAST).exit_code == 0
     partial = cli("collection", "stage", "digits/dm/1", "--out", out, "--to", hub)
-    assert "skipped   digits/dm/1" in partial.output and "partial" in partial.output and not (hub / "digits" / "dm").exists()
+    # a partial set stays home; its checkpoint is staged, for the next machine to continue
+    assert "staged    digits/dm/1" in partial.output and "checkpoint at iteration 3" in partial.output
+    assert sorted(p.name for p in (hub / "digits" / "dm" / "ipc1").iterdir()) == ["checkpoint.safetensors"]
     full = ["--eval-epochs", "2", "--eval-models", "2"]  # the digits DM budget (200 iterations) in full
     assert cli("collection", "build", "digits/dm/1", "--out", out, *full).exit_code == 0
     staged = cli("collection", "stage", "digits/dm/1", "digits/random/1", "--out", out, "--to", hub)
     assert staged.exit_code == 0, staged.output
-    assert sorted(p.name for p in (hub / "digits" / "dm" / "ipc1").iterdir()) == [
-        "condensed.safetensors", "eval.json", "preview.parquet", "preview.png"]
+    assert sorted(p.name for p in (hub / "digits" / "dm" / "ipc1").iterdir()) == [  # the staged checkpoint has served
+        "build.json", "condensed.safetensors", "eval.json", "preview.parquet", "preview.png"]
     assert sorted(p.name for p in (hub / "digits" / "random" / "ipc1").iterdir()) == ["eval.json"]  # real images stay home
     assert "dm" in (hub / "digits" / "README.md").read_text()
     rows = {row["set"]: row for row in _status(hub)}  # the staged tree reads back, real-image sets by their evaluation
@@ -201,6 +203,7 @@ def test_an_unfinished_sets_checkpoint_is_staged_continued_elsewhere_and_dropped
     # A set staged complete and evaluated drops the checkpoint staged beside it.
     assert cli("collection", "build", "digits/random/1", "--out", out, *FAST[2:]).exit_code == 0
     leftover = staged / "digits" / "random" / "ipc1" / "checkpoint.safetensors"
+    leftover.parent.mkdir(parents=True)
     leftover.write_bytes(checkpoint.read_bytes())
     assert cli("collection", "stage", "digits/random/1", "--out", out, "--to", staged).exit_code == 0
     assert not leftover.exists() and (staged / "digits" / "random" / "ipc1" / "eval.json").is_file()
