@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .condensed_set import CondensedSet
-from .layout import EVAL_FILENAME, PARQUET_FILENAME, PREVIEW_FILENAME, SET_FILENAME, set_relative_dir
+from .layout import BUILD_FILENAME, EVAL_FILENAME, PARQUET_FILENAME, PREVIEW_FILENAME, SET_FILENAME, set_relative_dir
 from .storage import atomic_write_bytes
 
 TEMPLATE = "dataset_card.md"
@@ -88,6 +88,13 @@ def read_evaluations(set_folder: Path) -> list[dict[str, Any]]:
     needed = ("mean", "std", "protocol", "epochs", "models", "arch")
     if not isinstance(results, list) or not all(isinstance(r, dict) and all(k in r for k in needed) for r in results):
         raise ValueError(f"{path} must hold a list of evaluation results, each with {', '.join(needed)}; fix or remove it")
+    from .validation import check_evaluation  # every field's type and range (mean, std, epochs, models, ...)
+
+    for i, result in enumerate(results):
+        try:
+            check_evaluation(result, f"result {i}")
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}; fix or remove it") from None
     return results
 
 
@@ -131,12 +138,35 @@ def _notes(s: LocalSet) -> str:
     return "; ".join(notes) or "-"
 
 
+def _beside_paper(s: LocalSet) -> dict[str, str]:
+    """The paper's number for this set (from the collection), our gap to it, and its source."""
+    from .collection import format_gap, load_collection
+
+    entry = next((e for e in load_collection() if (e.dataset, e.method, e.ipc) == (s.cset.dataset, s.cset.method, s.cset.ipc)), None)
+    if entry is None or entry.paper is None:
+        return {"paper_accuracy": "none reported", "gap": "-", "paper_source": ""}
+    e = s.evaluation
+    gap = format_gap(*entry.paper.gap(e["mean"], e["std"])) if e else "-"
+    return {"paper_accuracy": str(entry.paper), "gap": gap, "paper_source": entry.paper.citation}
+
+
+def _built(s: LocalSet) -> str:
+    """Where, on what and how long the set was built (``build.json``), else what the set itself records."""
+    iterations = s.cset.meta.get("iterations_run")
+    record_path = s.path.parent / BUILD_FILENAME
+    if record_path.is_file():
+        record = json.loads(record_path.read_text())
+        return f"{record['iterations']} iterations, {record['seconds'] / 3600:.2f} h on {' + '.join(record['devices'])}"
+    where = s.cset.meta.get("built_on", "-")
+    return f"{iterations} iterations on {where}" if iterations is not None else f"on {where}"
+
+
 def _row(s: LocalSet) -> dict[str, Any]:
     from .recipes import get_method
 
     with_decoded = s.cset.decode_all()[0].shape[0]
     e = s.evaluation
-    return {
+    return {**_beside_paper(s), "built": _built(s),
         "method": s.cset.method, "ipc": s.cset.ipc, "stored": len(s.cset.images), "decoded": with_decoded,
         "bytes": s.path.stat().st_size,
         "accuracy": f"{e['mean']:.2f} ± {e['std']:.2f}" if e else "not evaluated",

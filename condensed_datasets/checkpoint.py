@@ -230,6 +230,9 @@ def checkpoint_info(path: Path) -> dict[str, Any]:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             info = json.loads((f.metadata() or {})["checkpoint"])
+    except KeyError:
+        raise CheckpointMismatchError(f"{path} is a safetensors file but not a checkpoint (a set file?); "
+                                      "remove it or drop --resume") from None
     except Exception as err:  # as read_checkpoint: every kind of damage
         raise CheckpointMismatchError(f"{path} is not a readable checkpoint ({err}); remove it or drop --resume") from None
     if not isinstance(info, dict):

@@ -6,6 +6,7 @@ Every choice (datasets, methods, networks, protocols) comes from a registry.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -36,6 +37,33 @@ class DatasetType(click.ParamType):
         return value
 
 
+class FiniteFloatRange(click.FloatRange):
+    """A `click.FloatRange` that also refuses NaN and infinities (``--checkpoint-minutes nan``)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+class NonEmptyPath(click.Path):
+    """A `click.Path` that refuses the empty path (``--out ''`` would mean the current folder by accident);
+    with ``suffix``, the file name must end in it (``show --out x.jpg`` would write PNG bytes under .jpg)."""
+
+    def __init__(self, *args: Any, suffix: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.suffix = suffix
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail(f"{value!r} is an empty path", param, ctx)
+        if self.suffix and isinstance(value, str) and not value.lower().endswith(self.suffix):
+            shown = value if len(value) <= 200 else value[:200] + "..."
+            self.fail(f"{shown!r} must end in {self.suffix} (only {self.suffix[1:].upper()} is written)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
     """``("lr_img=0.5", "init=noise")`` -> ``{"lr_img": 0.5, "init": "noise"}``."""
     out: dict[str, Any] = {}
@@ -62,7 +90,7 @@ def main() -> None:
 @click.option("--method", required=True, type=click.Choice(list_methods()), help="Condensation method.")
 @click.option("--ipc", required=True, type=int, help="Stored images per class (the storage budget).")
 @data_root_option
-@click.option("--out", type=click.Path(file_okay=False), default="out", show_default=True,
+@click.option("--out", type=NonEmptyPath(file_okay=False), default="out", show_default=True,
               help="Output root; the set goes to OUT/<dataset>/<method>/ipc<N>/condensed.safetensors.")
 @click.option("--iterations", type=click.IntRange(min=1), default=None, help="Shorten (or lengthen) the run: iterations of the method.")
 @device_option
@@ -72,7 +100,7 @@ def main() -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one hyperparameter of the recipe (VALUE parsed as JSON, else a string); repeatable.")
 @click.option("--variant", default=None, help="Method variant where a method has several (dcmg: M, MD, MDA).")
-@click.option("--checkpoint-minutes", type=click.FloatRange(min=0), default=5.0, show_default=True,
+@click.option("--checkpoint-minutes", type=FiniteFloatRange(min=0), default=5.0, show_default=True,
               help="Write a checkpoint this often (and always at the end).")
 @click.option("--amp", is_flag=True, help="bfloat16 autocast on CUDA where the recipe supports it.")
 @real_precision_option
@@ -129,7 +157,7 @@ def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device
 
 
 @main.command(name="eval")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", type=NonEmptyPath(dir_okay=False))
 @data_root_option
 @click.option("--arch", type=click.Choice(list_networks()), default=None,
               help="Network to train (default: the one the set was condensed with, as the papers evaluate).")
@@ -181,7 +209,7 @@ def card(root: str, repo: str | None) -> None:
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG file to write.")
+@click.option("--out", required=True, type=NonEmptyPath(dir_okay=False, suffix=".png"), help="PNG file to write (.png).")
 @click.option("--per-class", type=click.IntRange(min=1), default=20, show_default=True, help="Images per row.")
 @click.option("--decoded", is_flag=True, help="Show the decoded training images instead of the stored ones.")
 @user_errors
@@ -194,7 +222,7 @@ def show(path: str, out: str, per_class: int, decoded: bool) -> None:
 
 
 @main.command(name="list")
-@click.option("--root", type=click.Path(file_okay=False), default="out", show_default=True, help="Where local sets live.")
+@click.option("--root", type=NonEmptyPath(file_okay=False), default="out", show_default=True, help="Where local sets live.")
 @click.option("--dataset", default=None, help="Only this dataset.")
 @click.option("--remote", is_flag=True, help="Also list what the registry offers on the Hub.")
 @user_errors
@@ -238,7 +266,7 @@ def info(path: str) -> None:
 @click.option("--repo", required=True, help="Target dataset repo, ORG/NAME.")
 @click.option("--revision", default=None, help="Branch to commit to (default: main).")
 @click.option("--private", is_flag=True, help="Create the repo as private.")
-@click.option("--registry", type=click.Path(dir_okay=False), default=None,
+@click.option("--registry", type=NonEmptyPath(dir_okay=False), default=None,
               help="Registry JSON to record the commit and sha256 pins in (default: $CONDENSED_REGISTRY).")
 @user_errors
 def push(path: str, repo: str, revision: str | None, private: bool, registry: str | None) -> None:

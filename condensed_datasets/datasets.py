@@ -29,6 +29,7 @@ from .layout import check_name, dataset_slug, path_in_repo, set_path
 from .method_names import check_method
 from .sources import denormalize as _denormalize
 from .storage import load
+from .validation import validate_condensed_set
 
 _SPEC = re.compile(r"^(?P<dataset>[^/]+)/(?P<method>[^/]+)/ipc(?P<ipc>\d+)$")
 TARGET_TYPES = ("auto", "class", "soft")
@@ -119,6 +120,7 @@ class CondensedDataset(VisionDataset):
     def _load(self, cset: CondensedSet) -> None:
         if self.source is not None and cset.dataset != self.source:
             raise ValueError(f"{self.path} holds a {cset.dataset} set, not {self.source}")
+        validate_condensed_set(cset, str(self.path))  # every claim checked before anything is decoded
         self.condensed = cset
         with torch.no_grad():
             images, labels, soft = cset.decode_all()

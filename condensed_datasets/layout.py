@@ -12,6 +12,8 @@ import os
 import re
 from pathlib import Path
 
+from .registry import brief
+
 SET_FILENAME = "condensed.safetensors"
 EVAL_FILENAME = "eval.json"
 PREVIEW_FILENAME = "preview.png"
@@ -20,12 +22,13 @@ CHECKPOINT_FILENAME = "checkpoint.safetensors"
 BUILD_FILENAME = "build.json"  # where and how long a set was built (the set file itself stays byte-reproducible)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_IPC_FOLDER = re.compile(r"^ipc[1-9][0-9]*$")
 
 
 def check_name(value: str, what: str) -> str:
     """Refuse names that could escape a folder (``..``, slashes, empty)."""
     if not isinstance(value, str) or not _NAME.match(value) or ".." in value:
-        raise ValueError(f"invalid {what} {value!r}: use letters, digits, '.', '_' or '-' (no slashes or '..')")
+        raise ValueError(f"invalid {what} {brief(value)}: use letters, digits, '.', '_' or '-' (no slashes or '..')")
     return value
 
 
@@ -54,3 +57,10 @@ def set_dir(root: str | os.PathLike, dataset: str, method: str, ipc: int) -> Pat
 def set_path(root: str | os.PathLike, dataset: str, method: str, ipc: int) -> Path:
     """``ROOT/<dataset>/<method>/ipc<N>/condensed.safetensors``."""
     return set_dir(root, dataset, method, ipc) / SET_FILENAME
+
+
+def set_files(folder: str | os.PathLike, pattern: str = "*/ipc*") -> list[Path]:
+    """The set files ``folder/<pattern>/condensed.safetensors``, sorted: files in ``ipc<N>`` folders only (a folder
+    that happens to be called ``condensed.safetensors`` is not a set)."""
+    found = Path(folder).glob(f"{pattern}/{SET_FILENAME}")
+    return sorted(p for p in found if p.is_file() and _IPC_FOLDER.match(p.parent.name))

@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+import reprlib
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlist = _BRIEF.maxtuple = _BRIEF.maxset = _BRIEF.maxdict = 4
+_BRIEF.maxstring = _BRIEF.maxother = 60
+_BRIEF.maxlevel = 2
+_BRIEF.maxlong = 40
+BRIEF_ITEMS = _BRIEF.maxlist
+
+
+def brief(value: Any) -> str:
+    """A bounded ``repr`` for error messages: a few items and about 60 characters, whatever the value.
+
+    A long list says how many items it has (``[0, 1, 2, 3, ...] (1000000 items)``); a tensor shows its
+    first values and its shape. Never prints a million-element list.
+    """
+    if hasattr(value, "shape") and hasattr(value, "flatten"):  # a tensor or an array, without importing torch
+        head = value.flatten()[:BRIEF_ITEMS].tolist()
+        more = len(value.flatten()) > BRIEF_ITEMS
+        return _BRIEF.repr(head)[:-1] + (", ...]" if more else "]") + f" (shape {list(value.shape)})"
+    text = _BRIEF.repr(value)
+    if isinstance(value, (list, tuple, dict, set)) and len(value) > BRIEF_ITEMS:
+        text += f" ({len(value)} items)"
+    return text
 
 
 class UnknownNameError(ValueError):
@@ -14,7 +38,7 @@ class UnknownNameError(ValueError):
 def check_choice(kind: str, value: str, choices) -> None:
     """``value`` must be one of ``choices``; else a `ValueError` naming it and the valid choices."""
     if value not in choices:
-        raise ValueError(f"unknown {kind} {value!r}; valid choices: {', '.join(choices)}")
+        raise ValueError(f"unknown {kind} {brief(value)}; valid choices: {', '.join(choices)}")
 
 
 class Registry(Generic[T]):
@@ -50,7 +74,7 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}; valid choices: {', '.join(self.names())}"
+                f"unknown {self.kind} {brief(name)}; valid choices: {', '.join(self.names())}"
             ) from None
 
     def names(self) -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import tempfile
 from contextlib import contextmanager
@@ -24,18 +23,11 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from .condensed_set import CondensedSet, DecoderSpec
+from .validation import CondensedFormatError, check_storable, validate_set
 
 SCHEMA_VERSION = 2
 SUPPORTED_SCHEMAS = (1, 2)  # 1: the checksum covered the tensor bytes only
 DECODER_PREFIX = "decoder."
-
-
-class CondensedFormatError(ValueError, RuntimeError):
-    """A file is not a valid condensed set: truncated, corrupted, inconsistent or of an unknown schema.
-
-    A `RuntimeError`, torchvision's error for a dataset that is "not found or corrupted", and a
-    `ValueError` as in earlier versions, so both ``except`` clauses catch it.
-    """
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -134,7 +126,13 @@ def _canonical(document: Any) -> str:
 
 
 def save(cset: CondensedSet, path: str | os.PathLike) -> str:
-    """Validate and write ``cset`` to ``path`` atomically; returns the file's sha256."""
+    """Validate and write ``cset`` to ``path`` atomically; returns the file's sha256.
+
+    Images must be floating point and labels integers: a uint8 image batch (pixels, not the normalised
+    space) or float labels are refused rather than silently cast.
+    """
+    where = "the set to save"
+    check_storable(cset.images, cset.labels, cset.soft_labels, cset.decoder.weights, where)
     cset = cset.detached()
     tensors = {"images": cset.images, "labels": cset.labels}
     if cset.soft_labels is not None:
@@ -142,7 +140,7 @@ def save(cset: CondensedSet, path: str | os.PathLike) -> str:
     tensors.update({DECODER_PREFIX + k: v.contiguous() for k, v in cset.decoder.weights.items()})
     decoder = cset.decoder.to_json()
     meta = json.loads(_canonical(cset.meta))  # what a reader gets back (tuples become lists)
-    _validate(tensors, meta, decoder, "the set to save")
+    _validate(tensors, meta, decoder, where)
     document = {"schema_version": SCHEMA_VERSION, "meta": meta, "decoder": decoder,
                 "content_sha256": _content_digest(tensors, meta, decoder)}
     # One metadata key: safetensors orders header metadata by a per-process hash, so several keys would make
@@ -240,59 +238,6 @@ def load(path: str | os.PathLike, sha256: str | None = None) -> CondensedSet:
                         DecoderSpec(decoder["name"], decoder.get("params", {}), weights), tensors.get("soft_labels"))
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def _validate(tensors: dict[str, Tensor], meta: dict[str, Any], decoder: dict[str, Any], where: str) -> None:
-    """The content agrees with its own metadata; raises `CondensedFormatError` naming the problem."""
-
-    def fail(msg: str) -> None:
-        raise CondensedFormatError(f"{where}: {msg}")
-
-    for key in ("dataset", "classes", "mean", "std", "method", "ipc"):
-        if key not in meta:
-            fail(f"metadata lacks {key!r}")
-    for key in ("dataset", "method"):
-        if not isinstance(meta[key], str) or not meta[key]:
-            fail(f"metadata {key!r} must be a non-empty string, got {meta[key]!r}")
-    classes = meta["classes"]
-    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes) or len(set(classes)) != len(classes):
-        fail(f"metadata 'classes' must be a non-empty list of distinct names, got {classes!r}")
-    ipc = meta["ipc"]
-    if not isinstance(ipc, int) or isinstance(ipc, bool) or ipc < 1:
-        fail(f"metadata 'ipc' must be a positive integer, got {ipc!r}")
-    for key in ("mean", "std"):
-        if not isinstance(meta[key], list) or not meta[key] or not all(_is_number(v) for v in meta[key]):
-            fail(f"metadata {key!r} must be a list of finite numbers (one per channel), got {meta[key]!r}")
-    if any(v <= 0 for v in meta["std"]):
-        fail(f"metadata 'std' must be positive, got {meta['std']!r}")
-    if not isinstance(decoder.get("name"), str) or not isinstance(decoder.get("params", {}), dict):
-        fail("metadata lacks the decoder name")
-    images, labels = tensors.get("images"), tensors.get("labels")
-    if images is None or labels is None:
-        fail("the file must hold 'images' and 'labels' tensors")
-    if images.ndim != 4 or not images.is_floating_point():
-        fail(f"images must be a float [n, C, H, W] tensor, got {images.dtype} {tuple(images.shape)}")
-    if images.shape[0] == 0:
-        fail("the set is empty (0 images)")
-    if labels.ndim != 1 or labels.dtype != torch.int64 or labels.shape[0] != images.shape[0]:
-        fail(f"labels must be int64 [{images.shape[0]}], got {labels.dtype} {tuple(labels.shape)}")
-    n_classes = len(classes)
-    if int(labels.min()) < 0 or int(labels.max()) >= n_classes:
-        fail(f"labels must lie in [0, {n_classes}), found [{int(labels.min())}, {int(labels.max())}]")
-    counts = torch.bincount(labels, minlength=n_classes)
-    if bool((counts != ipc).any()):
-        fail(f"ipc is {ipc} but the classes hold {counts.tolist()} images")
-    if len(meta["mean"]) != images.shape[1] or len(meta["std"]) != images.shape[1]:
-        fail(f"mean/std have {len(meta['mean'])}/{len(meta['std'])} values for {images.shape[1]} channels")
-    if "channels" in meta and meta["channels"] != images.shape[1]:
-        fail(f"images have {images.shape[1]} channels, the metadata says {meta['channels']!r}")
-    if "image_size" in meta and decoder.get("name") != "learned" and list(images.shape[2:]) != meta["image_size"]:
-        fail(f"images are {list(images.shape[2:])} pixels, the metadata says {meta['image_size']!r}")
-    for name, t in tensors.items():
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            fail(f"tensor {name!r} holds NaN or infinite values")
-    soft = tensors.get("soft_labels")
-    if soft is not None and (soft.ndim != 2 or tuple(soft.shape) != (images.shape[0], n_classes)):
-        fail(f"soft_labels must be [{images.shape[0]}, {n_classes}], got {tuple(soft.shape)}")
+    """The content agrees with its own metadata and every claim is in range (`validation.validate_set`)."""
+    validate_set(tensors, meta, decoder, where)

@@ -17,12 +17,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import pytest
 import torch
 from click.testing import CliRunner
 from safetensors.torch import save_file
 
 from condensed_datasets.cli import main
+from condensed_datasets.cli_errors import user_errors
 from condensed_datasets.locks import SET_LOCK_NAME
 from condensed_datasets.storage import CondensedFormatError, load
 
@@ -366,11 +368,22 @@ def test_a_json_file_held_by_another_writer_times_out_with_a_clear_error(tmp_pat
         pass
 
 
-def test_an_unexpected_error_is_one_line_that_asks_for_a_report(ws, tmp_path):
+def test_a_malformed_evaluation_field_is_named_with_its_file(ws, tmp_path):
     folder = tmp_path / "r" / "digits" / "random" / "ipc2"
     shutil.copytree(ws / "out" / "digits" / "random" / "ipc2", folder)
     (folder / "eval.json").write_text(json.dumps([{"mean": [1], "std": 0, "protocol": "dc", "epochs": 1, "models": 1,
                                                    "arch": "convnet"}]))  # well-formed keys, a list where a number goes
     result = cli("list", "--root", tmp_path / "r")
+    assert result.exit_code == 1 and "Traceback" not in result.output and "unexpected" not in result.output
+    assert "eval.json" in result.output and "mean" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_an_unexpected_error_is_one_line_that_asks_for_a_report():
+    @click.command()
+    @user_errors
+    def broken() -> None:
+        raise TypeError("a bug")
+
+    result = CliRunner().invoke(broken, [])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "unexpected TypeError" in result.output and "CONDENSED_DEBUG=1 shows the traceback" in result.output
+    assert "unexpected TypeError: a bug" in result.output and "CONDENSED_DEBUG=1 shows the traceback" in result.output
