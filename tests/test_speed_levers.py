@@ -207,7 +207,7 @@ def test_a_resume_must_keep_the_real_precision(digits, tmp_path):
 
     run = dict(out=tmp_path, real=digits, progress=False, checkpoint_minutes=0)
     build("digits", "dm", 2, iterations=2, real_precision="fp32", **run)
-    with pytest.raises(CheckpointMismatchError, match="real_precision: checkpoint 'float32', this run 'bfloat16'"):
+    with pytest.raises(CheckpointMismatchError, match="written with --real-precision fp32, this run asks for bf16: resume with --real-precision fp32"):
         build("digits", "dm", 2, iterations=4, real_precision="bf16", resume=True, **run)
     resumed = load(build("digits", "dm", 2, iterations=4, real_precision="fp32", resume=True, **run))
     assert resumed.meta["iterations_run"] == 4 and resumed.meta["real_precision"] == "float32"
@@ -241,7 +241,7 @@ def test_train_precision_is_recorded_refused_by_name_and_kept_on_resume(method, 
     bf16 = load(build("digits", method, 1, out=tmp_path / "b", iterations=2, train_precision="bf16", **run))
     assert "train_precision" not in fp32.meta and bf16.meta["train_precision"] == "bfloat16"
     assert not torch.equal(fp32.images, bf16.images)
-    with pytest.raises(CheckpointMismatchError, match="train_precision: checkpoint None, this run 'bfloat16'"):
+    with pytest.raises(CheckpointMismatchError, match="written with --train-precision fp32, this run asks for bf16: resume with --train-precision fp32"):
         build("digits", method, 1, out=tmp_path / "a", iterations=3, train_precision="bf16", resume=True, **run)
     with pytest.raises(ValueError, match=r"'half'.*auto, bf16, fp32"):
         build("digits", method, 1, out=tmp_path / "c", iterations=1, train_precision="half", **run)
