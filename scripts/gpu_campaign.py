@@ -171,7 +171,8 @@ def stage_speed(c: Campaign, seconds: float) -> None:
         parts.append(f"versus_official: skipped (no authors' repositories at {c.official_dir})")
     dataset = "cifar10" if c.data_root is not None else "digits"
     command = [sys.executable, "benchmarks/eval_speed.py", "--dataset", dataset, "--device", c.device, "--models", "10",
-               "--epochs", "100" if c.device == "cuda" else "2", "--repeats", "1", "--modes", "sequential:fp32,vmap:fp32,loop:fp32",
+               "--epochs", "100" if c.device == "cuda" else "2", "--repeats", "1",
+               "--modes", "sequential:fp32,vmap:fp32,loop:fp32" if c.device == "cuda" else "sequential:fp32,vmap:fp32",
                *(["--data-root", str(c.data_root)] if c.data_root else [])]
     rc = run_capped(command, max(5.0, seconds - (time.monotonic() - start)), logs / "speed-eval.log")
     parts.append(_tables(logs / "speed-eval.log", "eval_speed", rc))
