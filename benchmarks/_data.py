@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from condensed_datasets.sources import default_data_root
+from condensed_datasets.training.sources import default_data_root
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -39,7 +39,7 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from condensed_datasets.sources import RealData, load_source
+from condensed_datasets.training.sources import RealData, load_source
 
 VICO_LOOP = re.compile(r"^(?P<indent>[ \t]*)for it in range\(args\.Iteration ?\+ ?1\):[ \t]*$", re.M)
 IDC_LOOP = re.compile(r"^(?P<indent>[ \t]*)for ot in range\(args\.inner_loop\):[ \t]*$", re.M)

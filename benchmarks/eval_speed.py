@@ -27,9 +27,9 @@ import time
 import torch
 from _data import median, real_data_root
 
-from condensed_datasets.engine import real_init
-from condensed_datasets.evaluate import train_and_test
-from condensed_datasets.sources import load_source
+from condensed_datasets.condense.sampling import real_init
+from condensed_datasets.training.evaluate import train_and_test
+from condensed_datasets.training.sources import load_source
 
 
 def _rss_mb() -> float:

@@ -19,10 +19,10 @@ import time
 
 from _data import real_data_root
 
-from condensed_datasets.build import build
-from condensed_datasets.evaluate import default_protocol, evaluate
-from condensed_datasets.sources import load_source
-from condensed_datasets.storage import load
+from condensed_datasets.pipeline.build import build
+from condensed_datasets.training.evaluate import default_protocol, evaluate
+from condensed_datasets.training.sources import load_source
+from condensed_datasets.core.storage import load
 
 # name -> (dataset, method, ipc, budget minutes, CPU overrides)
 ROWS = {

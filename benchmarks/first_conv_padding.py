@@ -19,8 +19,8 @@ from _data import median
 from torch import nn
 from torch.nn import functional as F
 
-from condensed_datasets.nets import get_network
-from condensed_datasets.precision import compute_in, resolve_precision
+from condensed_datasets.training.nets import get_network
+from condensed_datasets.training.precision import compute_in, resolve_precision
 
 
 def _networks() -> dict[str, nn.Module]:

@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from _data import median, real_data_root
 
-from condensed_datasets.condensed_set import CondensedSet
-from condensed_datasets.formation import multi_formation_spec
-from condensed_datasets.sources import SOURCES
+from condensed_datasets.core.condensed_set import CondensedSet
+from condensed_datasets.core.decoders import multi_formation_spec
+from condensed_datasets.training.sources import SOURCES
 
 PROBE = """
 import json, resource, sys, time

@@ -26,11 +26,11 @@ import torch
 from _data import mean_std, real_data_root
 from versus_official import OFFICIAL, run_official
 
-from condensed_datasets.build import build
-from condensed_datasets.evaluate import evaluate, train_and_test
+from condensed_datasets.pipeline.build import build
+from condensed_datasets.training.evaluate import evaluate, train_and_test
 from condensed_datasets.recipes import get_method
-from condensed_datasets.sources import load_source
-from condensed_datasets.storage import load
+from condensed_datasets.training.sources import load_source
+from condensed_datasets.core.storage import load
 
 
 def official_sets(args, real, config, root: Path) -> list[tuple[torch.Tensor, torch.Tensor]]:

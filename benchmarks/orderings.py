@@ -20,11 +20,11 @@ import time
 import torch
 from _data import mean_std, real_data_root
 
-from condensed_datasets.build import build
-from condensed_datasets.evaluate import evaluate
-from condensed_datasets.precision import precision_name, resolve_precision
-from condensed_datasets.sources import load_source
-from condensed_datasets.storage import load
+from condensed_datasets.pipeline.build import build
+from condensed_datasets.training.evaluate import evaluate
+from condensed_datasets.training.precision import precision_name, resolve_precision
+from condensed_datasets.training.sources import load_source
+from condensed_datasets.core.storage import load
 
 # name -> (dataset, ipc, better method, other method, iterations, overrides for the condensed methods, protocol)
 PAIRS = {

@@ -30,10 +30,10 @@ import time
 
 from _data import real_data_root
 
-from condensed_datasets.build import build
-from condensed_datasets.evaluate import evaluate
-from condensed_datasets.sources import load_source
-from condensed_datasets.storage import load
+from condensed_datasets.pipeline.build import build
+from condensed_datasets.training.evaluate import evaluate
+from condensed_datasets.training.sources import load_source
+from condensed_datasets.core.storage import load
 
 
 def _row(label: str, off: dict, on: dict) -> str:

@@ -12,10 +12,10 @@ import time
 
 from _data import real_data_root
 
-from condensed_datasets.build import build
-from condensed_datasets.evaluate import evaluate
-from condensed_datasets.sources import load_source
-from condensed_datasets.storage import load
+from condensed_datasets.pipeline.build import build
+from condensed_datasets.training.evaluate import evaluate
+from condensed_datasets.training.sources import load_source
+from condensed_datasets.core.storage import load
 
 # DC paper, Table 1, "Random" (trained without augmentation).
 PUBLISHED = {("mnist", 1): 64.9, ("mnist", 10): 95.1, ("mnist", 50): 97.9,

@@ -22,8 +22,8 @@ import time
 
 from _data import median, real_data_root
 
-from condensed_datasets.build import build
-from condensed_datasets.sources import load_source
+from condensed_datasets.pipeline.build import build
+from condensed_datasets.training.sources import load_source
 
 
 def time_build(real, dataset: str, method: str, ipc: int, iterations: int, overrides: dict, out: str) -> float:

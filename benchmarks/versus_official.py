@@ -38,10 +38,10 @@ from typing import Any, Callable
 
 from _data import median, real_data_root
 
-from condensed_datasets.allocator import KEEP_FREED_ENV
-from condensed_datasets.build import build
+from condensed_datasets.training.allocator import KEEP_FREED_ENV
+from condensed_datasets.pipeline.build import build
 from condensed_datasets.recipes import get_method
-from condensed_datasets.sources import RealData, load_source
+from condensed_datasets.training.sources import RealData, load_source
 
 HERE = Path(__file__).resolve().parent
 OFFICIAL_NAMES = {"cifar10": "CIFAR10", "mnist": "MNIST"}

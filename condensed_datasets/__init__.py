@@ -2,8 +2,8 @@
 
 __version__ = "0.1.0"
 
-from .condensed_set import CondensedSet, DecoderSpec  # noqa: E402
-from .datasets import (  # noqa: E402
+from condensed_datasets.core.condensed_set import CondensedSet, DecoderSpec  # noqa: E402
+from condensed_datasets.datasets import (
     CondensedCIFAR10,
     CondensedCIFAR100,
     CondensedDataset,
@@ -15,7 +15,7 @@ from .datasets import (  # noqa: E402
     list_sets,
     load_condensed,
 )
-from .sources import RealData, list_sources, load_source  # noqa: E402
+from condensed_datasets.training.sources import RealData, list_sources, load_source  # noqa: E402
 
 __all__ = [
     "CondensedSet", "DecoderSpec", "RealData", "list_sources", "load_source", "__version__", "CondensedDataset",

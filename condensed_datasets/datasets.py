@@ -23,13 +23,24 @@ from torch.utils.data import ConcatDataset, Dataset
 from torchvision.datasets import VisionDataset
 from torchvision.transforms import v2
 
-from .condensed_set import CondensedSet
-from .hub import SetUnavailableError, download_set, is_downloaded_copy, list_sets as _registry_sets, resolved_commit
-from .layout import check_name, dataset_slug, path_in_repo, set_path
-from .method_names import check_method
-from .sources import denormalize as _denormalize
-from .storage import load
-from .validation import validate_condensed_set
+from condensed_datasets.core.condensed_set import CondensedSet
+from condensed_datasets.core.condensed_set import denormalize as _denormalize
+from condensed_datasets.core.errors import SetUnavailableError
+from condensed_datasets.core.layout import (
+    check_name,
+    dataset_slug,
+    path_in_repo,
+    set_path,
+)
+from condensed_datasets.core.methods import check_method
+from condensed_datasets.core.storage import load
+from condensed_datasets.core.validation import validate_condensed_set
+from condensed_datasets.hub.download import (
+    download_set,
+    is_downloaded_copy,
+    resolved_commit,
+)
+from condensed_datasets.hub.pins import list_sets as _registry_sets
 
 _SPEC = re.compile(r"^(?P<dataset>[^/]+)/(?P<method>[^/]+)/ipc(?P<ipc>\d+)$")
 TARGET_TYPES = ("auto", "class", "soft")
@@ -41,7 +52,7 @@ class CondensedDataset(VisionDataset):
     Args:
         root: folder holding sets as ``root/<dataset>/<method>/ipc<N>/condensed.safetensors``; downloads
             land there too. ``None``: the Hugging Face cache.
-        method: the condensation method (``condensed_datasets.method_names.METHOD_NAMES``).
+        method: the condensation method (``condensed_datasets.core.methods.METHOD_NAMES``).
         ipc: stored images per class (the storage budget).
         transform / target_transform: applied to each image tensor / target.
         download: fetch the set from the Hub when no copy is stored locally. With ``False`` a set

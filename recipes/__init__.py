@@ -11,11 +11,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from condensed_datasets.condensed_set import CondensedSet
-from condensed_datasets.engine import RunOptions
-from condensed_datasets.method_names import METHOD_NAMES
-from condensed_datasets.registry import Registry
-from condensed_datasets.sources import RealData
+from condensed_datasets.core.condensed_set import CondensedSet
+from condensed_datasets.condense.frame import RunOptions
+from condensed_datasets.core.methods import METHOD_NAMES
+from condensed_datasets.core.registry import Registry
+from condensed_datasets.training.sources import RealData
 
 CondenseFn = Callable[[RealData, int, dict[str, Any], RunOptions], CondensedSet]
 
@@ -106,7 +106,7 @@ def register_method(method: Method) -> Method:
     The name must be one of `METHOD_NAMES`, the catalog the loader checks without importing recipes.
     """
     if method.name not in METHOD_NAMES:
-        raise ValueError(f"method {method.name!r} is not in condensed_datasets.method_names.METHOD_NAMES; add it there")
+        raise ValueError(f"method {method.name!r} is not in condensed_datasets.core.methods.METHOD_NAMES; add it there")
     return METHODS.register(method.name, method)
 
 

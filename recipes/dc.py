@@ -17,25 +17,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from condensed_datasets.condensed_set import CondensedSet
-from condensed_datasets.engine import RunOptions
-from condensed_datasets.gradient_matching import condense_by_gradient_matching, loops_for
-from condensed_datasets.sources import RealData
+from condensed_datasets.condense.frame import RunOptions
+from condensed_datasets.condense.gradient_matching import (
+    GM_DEFAULTS,
+    condense_by_gradient_matching,
+    gm_loops,
+)
+from condensed_datasets.core.condensed_set import CondensedSet
+from condensed_datasets.training.sources import RealData
 
 from . import Method, register_method
 
 # Shared by DC, DSA and DCMG; net_momentum 0 is the released DSA code's (VICO main.py l.150 since e9d935b).
-GM_DEFAULTS: dict[str, Any] = {
-    "arch": "convnet", "init": "noise", "lr_img": 0.1, "lr_net": 0.01, "net_momentum": 0.0, "batch_real": 256,
-    "batch_train": 256, "iterations": 1000, "metric": "dc", "metric_weight": 0.0, "dsa_strategy": None,
-    "inter_class_weight": 0.0, "adaptive_inner": False,
-}
-
-
-def gm_loops(ipc: int) -> dict[str, int]:
-    """The reference (outer, inner) loop counts for an IPC."""
-    outer, inner = loops_for(ipc)
-    return {"outer_loop": outer, "inner_loop": inner}
 
 
 def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) -> CondensedSet:

@@ -17,14 +17,20 @@ from typing import Any
 
 import torch
 
-from condensed_datasets.augment import DiffAugment
-from condensed_datasets.checkpoint import RecipeState, run_iterations
-from condensed_datasets.condensed_set import CondensedSet, class_major_labels
-from condensed_datasets.engine import RunOptions, init_images, sample_class, set_meta
-from condensed_datasets.matching import mean_embedding_distance
-from condensed_datasets.nets import get_network
-from condensed_datasets.precision import embed_real, precision_name, resolve_precision, real_pass_network
-from condensed_datasets.sources import RealData
+from condensed_datasets.condense.checkpoint import RecipeState, run_iterations
+from condensed_datasets.condense.distances import mean_embedding_distance
+from condensed_datasets.condense.frame import RunOptions, set_meta
+from condensed_datasets.condense.sampling import init_images, sample_class
+from condensed_datasets.core.condensed_set import CondensedSet, class_major_labels
+from condensed_datasets.training.augment import DiffAugment
+from condensed_datasets.training.nets import get_network
+from condensed_datasets.training.precision import (
+    embed_real,
+    precision_name,
+    real_pass_network,
+    resolve_precision,
+)
+from condensed_datasets.training.sources import RealData
 
 from . import Method, register_method
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from condensed_datasets.condensed_set import CondensedSet
-from condensed_datasets.engine import RunOptions
-from condensed_datasets.gradient_matching import condense_by_gradient_matching
-from condensed_datasets.sources import RealData
+from condensed_datasets.condense.frame import RunOptions
+from condensed_datasets.condense.gradient_matching import (
+    GM_DEFAULTS,
+    condense_by_gradient_matching,
+    gm_loops,
+)
+from condensed_datasets.core.condensed_set import CondensedSet
+from condensed_datasets.training.sources import RealData
 
 from . import Method, register_method
-from .dc import GM_DEFAULTS, gm_loops
 
 
 def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) -> CondensedSet:

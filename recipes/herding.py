@@ -14,10 +14,11 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from condensed_datasets.condensed_set import CondensedSet, class_major_labels
-from condensed_datasets.engine import RunOptions, embed_all, set_meta, train_on_real
-from condensed_datasets.nets import get_network
-from condensed_datasets.sources import RealData
+from condensed_datasets.condense.frame import RunOptions, set_meta
+from condensed_datasets.condense.sampling import embed_all, train_on_real
+from condensed_datasets.core.condensed_set import CondensedSet, class_major_labels
+from condensed_datasets.training.nets import get_network
+from condensed_datasets.training.sources import RealData
 
 from . import Method, register_method
 

@@ -27,17 +27,34 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from condensed_datasets.augment import DiffAugment
-from condensed_datasets.compilation import compiled, matching_compilation, training_compilation
-from condensed_datasets.checkpoint import RecipeState, load_module_tensors, module_tensors, run_iterations
-from condensed_datasets.condensed_set import CondensedSet, DecoderSpec, class_major_labels
-from condensed_datasets.engine import RunOptions, sample_class, set_meta, train_on_real
-from condensed_datasets.formation import decode, multi_formation_spec
-from condensed_datasets.matching_pass import can_compile_matching, class_distance
-from condensed_datasets.nets import get_network
-from condensed_datasets.precision import resolve_train_precision
-from condensed_datasets.devices import to_device
-from condensed_datasets.sources import NO_FLIP_DSA, RealData
+from condensed_datasets.condense.checkpoint import (
+    RecipeState,
+    load_module_tensors,
+    module_tensors,
+    run_iterations,
+)
+from condensed_datasets.condense.frame import RunOptions, set_meta
+from condensed_datasets.condense.matching_pass import (
+    can_compile_matching,
+    class_distance,
+)
+from condensed_datasets.condense.sampling import sample_class, train_on_real
+from condensed_datasets.core.condensed_set import (
+    CondensedSet,
+    DecoderSpec,
+    class_major_labels,
+)
+from condensed_datasets.core.decoders import decode, multi_formation_spec
+from condensed_datasets.training.augment import DiffAugment
+from condensed_datasets.training.compilation import (
+    compiled,
+    matching_compilation,
+    training_compilation,
+)
+from condensed_datasets.training.devices import to_device
+from condensed_datasets.training.nets import get_network
+from condensed_datasets.training.precision import resolve_train_precision
+from condensed_datasets.training.sources import RealData
 
 from . import Method, register_method
 

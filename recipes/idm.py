@@ -25,16 +25,28 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from condensed_datasets.augment import DiffAugment
-from condensed_datasets.checkpoint import RecipeState, load_module_tensors, module_tensors, run_iterations
-from condensed_datasets.compilation import compiled, training_compilation
-from condensed_datasets.condensed_set import CondensedSet, class_major_labels
-from condensed_datasets.engine import RunOptions, real_init, sample_class, set_meta, train_on_real
-from condensed_datasets.formation import decode, multi_formation_spec
-from condensed_datasets.nets import get_network
-from condensed_datasets.precision import embed_real, precision_name, real_pass_network, resolve_precision, resolve_train_precision
-from condensed_datasets.sources import RealData
-from condensed_datasets.devices import to_device
+from condensed_datasets.condense.checkpoint import (
+    RecipeState,
+    load_module_tensors,
+    module_tensors,
+    run_iterations,
+)
+from condensed_datasets.condense.frame import RunOptions, set_meta
+from condensed_datasets.condense.sampling import real_init, sample_class, train_on_real
+from condensed_datasets.core.condensed_set import CondensedSet, class_major_labels
+from condensed_datasets.core.decoders import decode, multi_formation_spec
+from condensed_datasets.training.augment import DiffAugment
+from condensed_datasets.training.compilation import compiled, training_compilation
+from condensed_datasets.training.devices import to_device
+from condensed_datasets.training.nets import get_network
+from condensed_datasets.training.precision import (
+    embed_real,
+    precision_name,
+    real_pass_network,
+    resolve_precision,
+    resolve_train_precision,
+)
+from condensed_datasets.training.sources import RealData
 
 from . import Method, register_method
 

@@ -6,9 +6,10 @@ from typing import Any
 
 import torch
 
-from condensed_datasets.condensed_set import CondensedSet, class_major_labels
-from condensed_datasets.engine import RunOptions, real_init, set_meta
-from condensed_datasets.sources import RealData
+from condensed_datasets.condense.frame import RunOptions, set_meta
+from condensed_datasets.condense.sampling import real_init
+from condensed_datasets.core.condensed_set import CondensedSet, class_major_labels
+from condensed_datasets.training.sources import RealData
 
 from . import Method, register_method
 

@@ -189,8 +189,8 @@ def _tables(log: Path, name: str, rc: int | None) -> str:
 
 def staged_done(cell: Cell, staged: Path) -> bool:
     """Whether ``hub_cards/`` already holds this cell complete and evaluated (nothing for the GPU to do)."""
-    from condensed_datasets.collection import select
-    from condensed_datasets.collection_status import status_rows
+    from condensed_datasets.pipeline.collection import select
+    from condensed_datasets.pipeline.status import status_rows
 
     if not staged.is_dir():
         return False
@@ -200,7 +200,7 @@ def staged_done(cell: Cell, staged: Path) -> bool:
 
 def staged_checkpoint(cell: Cell, staged: Path, work: Path) -> bool:
     """Whether the build will continue a checkpoint staged in ``hub_cards/`` (`collection build --staged` adopts it)."""
-    from condensed_datasets.layout import CHECKPOINT_FILENAME, set_dir
+    from condensed_datasets.core.layout import CHECKPOINT_FILENAME, set_dir
 
     return (set_dir(staged, *cell.parts) / CHECKPOINT_FILENAME).is_file() and not (set_dir(work, *cell.parts) / CHECKPOINT_FILENAME).exists()
 
@@ -308,8 +308,8 @@ def stage_builds(c: Campaign, queue: list[Cell], staged: Path, tests: list[str] 
 
 
 def status_section(c: Campaign, queue: list[Cell]) -> None:
-    from condensed_datasets.collection import select
-    from condensed_datasets.collection_status import render_status, status_rows
+    from condensed_datasets.pipeline.collection import select
+    from condensed_datasets.pipeline.status import render_status, status_rows
 
     sets = c.work / "sets"
     if not sets.is_dir():
@@ -355,8 +355,8 @@ def files_to_bring(sets: Path) -> list[Path]:
 
 
 def _unfinished(folder: Path) -> bool:
-    from condensed_datasets.collection import select
-    from condensed_datasets.storage import load
+    from condensed_datasets.pipeline.collection import select
+    from condensed_datasets.core.storage import load
 
     dataset, method, ipc = folder.parent.parent.name, folder.parent.name, int(folder.name.removeprefix("ipc"))
     budget = select([f"{dataset}/{method}/{ipc}"])[0].budget

@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from condensed_datasets.sources import RealData, load_source
+from condensed_datasets.training.sources import RealData, load_source
 
 sys.path.insert(0, str(Path(__file__).parent))  # test helpers such as fakehub
 

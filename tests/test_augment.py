@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from condensed_datasets.augment import OPS, DiffAugment, cutmix, standard_layout
+from condensed_datasets.training.augment import OPS, DiffAugment, cutmix, standard_layout
 
 from conftest import TEST_DEVICE as DEVICE
 

@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
-from condensed_datasets.cli import main
-from condensed_datasets.storage import load
+from condensed_datasets.cli.main import main
+from condensed_datasets.core.storage import load
 
 from conftest import TEST_DEVICE
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from condensed_datasets.cli import main
-from condensed_datasets.collection import load_collection, select
-from condensed_datasets.collection_build import jobs_for, run_local, run_ray
-from condensed_datasets.method_names import METHOD_NAMES
-from condensed_datasets.sources import list_sources
-from condensed_datasets.storage import sha256_file
+from condensed_datasets.cli.main import main
+from condensed_datasets.pipeline.collection import load_collection, select
+from condensed_datasets.pipeline.jobs import jobs_for, run_local, run_ray
+from condensed_datasets.core.methods import METHOD_NAMES
+from condensed_datasets.training.sources import list_sources
+from condensed_datasets.core.files import sha256_file
 
 FAST = ["--iterations", "3", "--eval-epochs", "2", "--eval-models", "2", "--checkpoint-minutes", "0"]
 
@@ -140,14 +140,14 @@ def test_stage_copies_full_budget_sets_and_only_the_evaluations_of_real_images(t
 
 
 def _status(out: Path) -> list[dict]:
-    return json.loads(subprocess.run([sys.executable, "-m", "condensed_datasets.cli", "collection", "status", "digits/*/1",
+    return json.loads(subprocess.run([sys.executable, "-m", "condensed_datasets.cli.main", "collection", "status", "digits/*/1",
                                       "--out", str(out), "--format", "json", "--built"], check=True, capture_output=True,
                                      text=True).stdout)
 
 
 @pytest.mark.slow
 def test_a_killed_collection_build_resumes_to_the_uninterrupted_result(tmp_path):
-    cmd = [sys.executable, "-m", "condensed_datasets.cli", "collection", "build", "digits/random/1", "digits/dm/1",
+    cmd = [sys.executable, "-m", "condensed_datasets.cli.main", "collection", "build", "digits/random/1", "digits/dm/1",
            "digits/idm/1", "--iterations", "15", "--eval-epochs", "2", "--eval-models", "2", "--checkpoint-minutes", "0"]
     subprocess.run([*cmd, "--out", str(tmp_path / "whole")], check=True, capture_output=True)
     out = tmp_path / "killed"

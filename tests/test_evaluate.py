@@ -5,10 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from condensed_datasets.engine import real_init
-from condensed_datasets.evaluate import PROTOCOLS, SetTraits, _idc_epochs, _ModelLoop, _StackedModels, train_and_test
-from condensed_datasets.nets import get_network
-from condensed_datasets.registry import UnknownNameError
+from condensed_datasets.condense.sampling import real_init
+from condensed_datasets.training.evaluate import (
+    PROTOCOLS,
+    SetTraits,
+    _idc_epochs,
+    _ModelLoop,
+    _StackedModels,
+    train_and_test,
+)
+from condensed_datasets.training.nets import get_network
+from condensed_datasets.core.errors import UnknownNameError
 
 from conftest import TEST_DEVICE as DEVICE
 

@@ -10,9 +10,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from condensed_datasets.condensed_set import CondensedSet, DecoderSpec
-from condensed_datasets.formation import multi_formation_spec
-from condensed_datasets.storage import CondensedFormatError, load, save
+from condensed_datasets.core.condensed_set import CondensedSet, DecoderSpec
+from condensed_datasets.core.decoders import multi_formation_spec
+from condensed_datasets.core.errors import CondensedFormatError
+from condensed_datasets.core.storage import load, save
 
 names = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x2FF, exclude_characters="\x7f"), min_size=1, max_size=8)
 

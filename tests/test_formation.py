@@ -7,9 +7,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from condensed_datasets.condensed_set import CondensedSet, DecoderSpec
-from condensed_datasets.formation import decode, learned_decoder_init, multi_formation_spec
-from condensed_datasets.registry import UnknownNameError
+from condensed_datasets.core.condensed_set import CondensedSet, DecoderSpec
+from condensed_datasets.core.decoders import decode, learned_decoder_init, multi_formation_spec
+from condensed_datasets.core.errors import UnknownNameError
 
 from conftest import TEST_DEVICE as DEVICE
 

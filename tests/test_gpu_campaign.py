@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from safetensors import safe_open
 
-from condensed_datasets.build import build
-from condensed_datasets.storage import load, sha256_file
+from condensed_datasets.pipeline.build import build
+from condensed_datasets.core.storage import load
+from condensed_datasets.core.files import sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 

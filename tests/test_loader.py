@@ -12,12 +12,14 @@ from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
 from condensed_datasets import CondensedCIFAR10, CondensedDataset, CondensedDigits, list_sets, load_condensed
-from condensed_datasets.cli import main
-from condensed_datasets.condensed_set import CondensedSet
-from condensed_datasets.formation import multi_formation_spec
-from condensed_datasets.hub import PublishedSet, download_set, record_set
-from condensed_datasets.registry import UnknownNameError
-from condensed_datasets.storage import CondensedFormatError, sha256_file
+from condensed_datasets.cli.main import main
+from condensed_datasets.core.condensed_set import CondensedSet
+from condensed_datasets.core.decoders import multi_formation_spec
+from condensed_datasets.hub.pins import PublishedSet, record_set
+from condensed_datasets.hub.download import download_set
+from condensed_datasets.core.errors import UnknownNameError
+from condensed_datasets.core.errors import CondensedFormatError
+from condensed_datasets.core.files import sha256_file
 
 from conftest import CIFAR_CLASSES, TEST_DEVICE
 
@@ -160,7 +162,7 @@ def test_path_traversal_is_refused(fake_hub):
 
 
 def test_load_condensed_by_path_and_to_hf_dataset(digits, tmp_path):
-    from condensed_datasets.build import build
+    from condensed_datasets.pipeline.build import build
 
     path = build("digits", "random", 4, out=tmp_path, real=digits, progress=False, device=TEST_DEVICE)
     ds = load_condensed(path)

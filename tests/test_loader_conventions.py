@@ -17,13 +17,15 @@ from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
 from condensed_datasets import CondensedCIFAR10, CondensedDataset, load_condensed
-from condensed_datasets.cards import render_card
-from condensed_datasets.condensed_set import CondensedSet
-from condensed_datasets.hub import PublishedSet, record_set
-from condensed_datasets.layout import set_path
-from condensed_datasets.method_names import METHOD_NAMES
-from condensed_datasets.sources import SOURCES, denormalize
-from condensed_datasets.storage import CondensedFormatError, sha256_file
+from condensed_datasets.pipeline.cards import render_card
+from condensed_datasets.core.condensed_set import CondensedSet
+from condensed_datasets.hub.pins import PublishedSet, record_set
+from condensed_datasets.core.layout import set_path
+from condensed_datasets.core.methods import METHOD_NAMES
+from condensed_datasets.training.sources import SOURCES
+from condensed_datasets.core.condensed_set import denormalize
+from condensed_datasets.core.errors import CondensedFormatError
+from condensed_datasets.core.files import sha256_file
 from test_loader import _idc_like_set, _publish
 
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
@@ -286,8 +288,8 @@ def test_loading_a_set_imports_no_build_or_recipe_code(tmp_path):
             "print(json.dumps(sorted(m for m in sys.modules if m.startswith('condensed_datasets'))))")
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
     assert "condensed_datasets.datasets" in loaded
-    assert not [m for m in loaded if m.startswith(("condensed_datasets.recipes", "condensed_datasets.build",
-                                                     "condensed_datasets.engine"))]
+    assert not [m for m in loaded if m.startswith(("condensed_datasets.recipes", "condensed_datasets.pipeline.build",
+                                                     "condensed_datasets.condense.frame"))]
 
 
 def test_the_method_catalog_is_the_recipe_registry():
@@ -305,7 +307,7 @@ def test_load_condensed_keeps_the_modes(tmp_path):
 def test_info_refuses_a_file_whose_tensor_bytes_are_corrupted(tmp_path):
     from click.testing import CliRunner
 
-    from condensed_datasets.cli import main
+    from condensed_datasets.cli.main import main
 
     path = set_path(tmp_path, "cifar10", "random", 10)
     _idc_like_set(path)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from condensed_datasets.build import build
-from condensed_datasets.compilation import AUTO_MIN_PIXELS, can_compile, matching_compilation
-from condensed_datasets.matching_pass import can_compile_matching, class_distance
-from condensed_datasets.nets import get_network
-from condensed_datasets.storage import load
+from condensed_datasets.pipeline.build import build
+from condensed_datasets.training.compilation import AUTO_MIN_PIXELS, can_compile, matching_compilation
+from condensed_datasets.condense.matching_pass import can_compile_matching, class_distance
+from condensed_datasets.training.nets import get_network
+from condensed_datasets.core.storage import load
 
 NEEDS_COMPILER = pytest.mark.skipif(not can_compile(torch.device("cpu")), reason="Inductor needs a C++ compiler")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from condensed_datasets.nets import NETWORKS, get_network, list_networks
-from condensed_datasets.registry import UnknownNameError
+from condensed_datasets.training.nets import NETWORKS, get_network, list_networks
+from condensed_datasets.core.errors import UnknownNameError
 
 from conftest import TEST_DEVICE as DEVICE
 

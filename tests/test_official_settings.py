@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from condensed_datasets.dc_augment import DCAugment
-from condensed_datasets.engine import RunOptions
-from condensed_datasets.evaluate import PROTOCOLS, SetTraits, evaluate, periodic_epochs, train_and_test
-from condensed_datasets.nets import get_network
+from condensed_datasets.training.eval_augment import DCAugment
+from condensed_datasets.condense.frame import RunOptions
+from condensed_datasets.training.evaluate import PROTOCOLS, SetTraits, evaluate, periodic_epochs, train_and_test
+from condensed_datasets.training.nets import get_network
 from condensed_datasets.recipes import get_method
-from condensed_datasets.sources import FULL_DSA, NO_FLIP_DSA, RealData
+from condensed_datasets.training.sources import FULL_DSA, NO_FLIP_DSA, RealData
 
 from conftest import TEST_DEVICE as DEVICE
 
@@ -47,8 +47,8 @@ def test_idc_evaluation_follows_the_reproduce_settings(dataset, dsa, traits, str
 
 
 def test_evaluate_reads_factor_and_ipc_from_the_set(digits, tmp_path):
-    from condensed_datasets.build import build
-    from condensed_datasets.storage import load
+    from condensed_datasets.pipeline.build import build
+    from condensed_datasets.core.storage import load
 
     for method, cutmix in (("idc", 0.0), ("idc-i", 0.5)):
         path = build("digits", method, 1, out=tmp_path, iterations=1, real=digits.subset(20), progress=False, device=DEVICE,
@@ -156,7 +156,7 @@ def test_dc_batched_rotate_and_scale_equal_torchvision_image_by_image(side):
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as TF
 
-    from condensed_datasets.dc_augment import rotate_batch, scale_batch
+    from condensed_datasets.training.eval_augment import rotate_batch, scale_batch
 
     x = torch.randn(90, 3, side, side, generator=torch.Generator().manual_seed(side))
     angles, fill = torch.arange(-45, 45), float(x.mean())  # every angle the reference draws

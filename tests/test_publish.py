@@ -13,11 +13,12 @@ from huggingface_hub import DatasetCard
 from PIL import Image
 
 from condensed_datasets import CondensedCIFAR10
-from condensed_datasets.cli import main
-from condensed_datasets.hub import list_sets
-from condensed_datasets.precision import cpu_has_native_bf16
-from condensed_datasets.publish import PushError, push
-from condensed_datasets.storage import load
+from condensed_datasets.cli.main import main
+from condensed_datasets.hub.pins import list_sets
+from condensed_datasets.training.precision import cpu_has_native_bf16
+from condensed_datasets.core.errors import PushError
+from condensed_datasets.pipeline.push import push
+from condensed_datasets.core.storage import load
 
 
 def cli(*args: str, env: dict | None = None):
@@ -107,7 +108,7 @@ def test_card_parses_and_its_snippet_runs(built, fake_hub, capsys):
 
 
 def test_card_command_renders_one_card_per_dataset(built, digits, tmp_path):
-    from condensed_datasets.build import build
+    from condensed_datasets.pipeline.build import build
 
     build("digits", "random", 2, out=built, real=digits, progress=False)
     result = cli("card", str(built))
@@ -141,7 +142,7 @@ def test_list_and_info(built, fake_hub):
 
 
 def test_push_refuses_bad_targets(built, digits, fake_hub):
-    from condensed_datasets.build import build
+    from condensed_datasets.pipeline.build import build
 
     with pytest.raises(ValueError, match="invalid repo id"):
         push(built, "../evil")
@@ -152,7 +153,8 @@ def test_push_refuses_bad_targets(built, digits, fake_hub):
 
 
 def test_baselines_are_the_evaluations_of_real_image_sets_staged_without_their_file(tmp_path):
-    from condensed_datasets.cards import find_baselines, record_evaluation
+    from condensed_datasets.pipeline.cards import find_baselines
+    from condensed_datasets.core.evaluations import record_evaluation
 
     result = {"mean": 70.0, "std": 1.0, "protocol": "dc", "epochs": 10, "models": 2, "arch": "convnet"}
     for method in ("random", "herding", "dm"):  # dm: an orphan evaluation of a condensed set, not a baseline

@@ -11,17 +11,19 @@ import time
 import pytest
 import torch
 
-from condensed_datasets.build import build
-from condensed_datasets.checkpoint import CheckpointMismatchError, NonFiniteLossError, RunStopped, read_checkpoint
-from condensed_datasets.engine import RunOptions, sample_class
+from condensed_datasets.pipeline.build import build
+from condensed_datasets.core.errors import CheckpointMismatchError, NonFiniteLossError, RunStopped
+from condensed_datasets.condense.checkpoint import read_checkpoint
+from condensed_datasets.condense.frame import RunOptions
+from condensed_datasets.condense.sampling import sample_class
 
 from conftest import TEST_DEVICE as DEVICE
-from condensed_datasets.gradient_matching import matching_loss
-from condensed_datasets.matching_pass import class_gradients
-from condensed_datasets.matching import compared_parameters, gradient_distance, mean_embedding_distance
-from condensed_datasets.nets import get_network
+from condensed_datasets.condense.gradient_matching import matching_loss
+from condensed_datasets.condense.matching_pass import class_gradients
+from condensed_datasets.condense.distances import compared_parameters, gradient_distance, mean_embedding_distance
+from condensed_datasets.training.nets import get_network
 from condensed_datasets.recipes import get_method
-from condensed_datasets.storage import load
+from condensed_datasets.core.storage import load
 
 FAST = {"arch": "convnet-w32", "batch_real": 32}
 
@@ -195,7 +197,7 @@ def test_published_hyperparameters_are_data():
 
 @pytest.mark.slow
 def test_a_killed_run_never_leaves_a_half_written_checkpoint(tmp_path):
-    cmd = [sys.executable, "-m", "condensed_datasets.cli", "build", "digits", "--method", "dm", "--ipc", "2", "--out",
+    cmd = [sys.executable, "-m", "condensed_datasets.cli.main", "build", "digits", "--method", "dm", "--ipc", "2", "--out",
            str(tmp_path), "--iterations", "100000", "--checkpoint-minutes", "0", "--quiet",
            "--set", "arch=convnet-w32", "--set", "batch_real=16", "--device", torch.device(DEVICE).type]
     ckpt = tmp_path / "digits" / "dm" / "ipc2" / "checkpoint.safetensors"
@@ -244,7 +246,7 @@ def test_dcmg_inter_class_term_equals_the_pooled_batch_gradient(tiny):
 
 
 def test_dcmg_variants_and_schedule(tiny):
-    from condensed_datasets.gradient_matching import adaptive_inner_steps
+    from condensed_datasets.condense.gradient_matching import adaptive_inner_steps
 
     assert [adaptive_inner_steps(t) for t in (0, 1, 3, 4, 9, 10, 30)] == [50, 40, 20, 10, 10, 5, 5]
     spec = get_method("dcmg")
@@ -269,7 +271,7 @@ IDC_FAST = {**FAST, "batch_real": 16, "n_data": 16, "inner_loop": 3}
 
 def _idc_objective(images, real, ipc, spec, metric):
     """IDC's matching distance (no augmentation) over fixed networks and fixed real batches."""
-    from condensed_datasets.formation import decode
+    from condensed_datasets.core.decoders import decode
 
     total = 0.0
     labels = torch.arange(real.num_classes, device=images.device).repeat_interleave(ipc)
@@ -298,7 +300,7 @@ def test_idc_lowers_its_objective(tiny, method):
 
 def test_idc_export_round_trips_through_the_loader(tiny, tmp_path):
     from condensed_datasets import CondensedDigits
-    from condensed_datasets.formation import decode
+    from condensed_datasets.core.decoders import decode
 
     path = build("digits", "idc", 2, out=tmp_path, iterations=2, real=tiny, progress=False, device=DEVICE, overrides=IDC_FAST)
     cset = load(path)
@@ -356,7 +358,7 @@ def test_idm_queue_push_pop():
 
 
 def test_idm_lowers_its_objective(tiny):
-    from condensed_datasets.formation import decode
+    from condensed_datasets.core.decoders import decode
 
     spec = get_method("idm")
     config = spec.config("digits", 1, {**FAST, "trained_bs": 16, "iterations": 15, "ce_weight": 0.0})

@@ -23,10 +23,11 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import save_file
 
-from condensed_datasets.cli import main
-from condensed_datasets.cli_errors import user_errors
-from condensed_datasets.locks import SET_LOCK_NAME
-from condensed_datasets.storage import CondensedFormatError, load
+from condensed_datasets.cli.main import main
+from condensed_datasets.cli.errors import user_errors
+from condensed_datasets.core.locks import SET_LOCK_NAME
+from condensed_datasets.core.errors import CondensedFormatError
+from condensed_datasets.core.storage import load
 
 TINY = ["--set", "arch=convnet-w32", "--set", "batch_real=16"]
 
@@ -83,7 +84,7 @@ def ws(tmp_path_factory) -> Path:
 
 def _raw_set(path: Path, images: torch.Tensor, **meta_changes) -> None:
     """A set file written by hand, bypassing `save`'s validation (what a hostile or buggy writer makes)."""
-    from condensed_datasets import storage
+    from condensed_datasets.core import storage
 
     labels = torch.arange(10).repeat_interleave(len(images) // 10) if len(images) else torch.zeros(0, dtype=torch.long)
     meta = {"dataset": "digits", "classes": [str(i) for i in range(10)], "mean": [0.3], "std": [0.37], "method": "random",
@@ -282,7 +283,7 @@ def test_invalid_content_is_refused_at_load(tmp_path, images, meta, message):
 
 # one writer per set ----------------------------------------------------------------------------------------------
 def test_a_second_build_of_the_same_set_is_refused_with_the_holders_pid(tmp_path):
-    cmd = [sys.executable, "-m", "condensed_datasets.cli", "build", "digits", "--method", "dm", "--ipc", "1", "--out",
+    cmd = [sys.executable, "-m", "condensed_datasets.cli.main", "build", "digits", "--method", "dm", "--ipc", "1", "--out",
            str(tmp_path), "--iterations", "1000000", "--quiet", *TINY]
     owner = tmp_path / "digits" / "dm" / "ipc1" / (SET_LOCK_NAME + ".owner")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -313,8 +314,8 @@ def test_resume_binds_a_checkpoint_to_its_seed(tmp_path):
 _APPEND = """
 import sys
 from pathlib import Path
-from condensed_datasets.cards import record_evaluation
-from condensed_datasets.hub import PublishedSet, record_set
+from condensed_datasets.core.evaluations import record_evaluation
+from condensed_datasets.hub.pins import PublishedSet, record_set
 folder, registry, who = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 for i in range(15):
     record_evaluation(folder, {"mean": i, "std": 0, "protocol": "dc", "epochs": 1, "models": 1, "arch": who})
@@ -332,7 +333,7 @@ def test_concurrent_eval_json_and_registry_updates_lose_nothing(tmp_path):
 
 
 def test_a_hostile_registry_revision_is_refused_before_any_file_is_written(tmp_path, monkeypatch):
-    from condensed_datasets.hub import list_sets
+    from condensed_datasets.hub.pins import list_sets
 
     registry = tmp_path / "registry.json"
     registry.write_text(json.dumps({"sets": [{"dataset": "cifar10", "method": "dm", "ipc": 10, "repo_id": "o/r",
@@ -348,7 +349,7 @@ def test_builds_never_leave_a_set_and_checkpoint_of_different_runs(tmp_path):
     for seed in ("3", "5"):
         assert cli(*B, *TINY, "--out", tmp_path, "--seed", seed).exit_code == 0
         folder = tmp_path / "digits" / "dm" / "ipc1"
-        from condensed_datasets.checkpoint import read_checkpoint
+        from condensed_datasets.condense.checkpoint import read_checkpoint
 
         assert read_checkpoint(folder / "checkpoint.safetensors")[1]["seed"] == load(folder / "condensed.safetensors").meta["seed"] == int(seed)
     assert not list(folder.glob("*.tmp"))
@@ -357,7 +358,8 @@ def test_builds_never_leave_a_set_and_checkpoint_of_different_runs(tmp_path):
 def test_a_json_file_held_by_another_writer_times_out_with_a_clear_error(tmp_path):
     from filelock import FileLock
 
-    from condensed_datasets.locks import SetInUseError, file_lock
+    from condensed_datasets.core.errors import SetInUseError
+    from condensed_datasets.core.locks import file_lock
 
     target = tmp_path / "eval.json"
     with FileLock(str(tmp_path / ".eval.json.lock")):  # another writer, on its own descriptor

@@ -18,20 +18,32 @@ import torch
 from click.testing import CliRunner
 from torch import nn
 
-from condensed_datasets.allocator import KEEP_FREED_ENV, keep_freed_memory
-from condensed_datasets.build import build
-from condensed_datasets.cli import main
-from condensed_datasets.compilation import AUTO_MIN_PIXELS, can_compile, compiled, resolve_compilation, training_compilation
-from condensed_datasets.engine import real_init
-from condensed_datasets.evaluate import _ModelLoop, _StackedModels, train_and_test
-from condensed_datasets.nets import get_network
-from condensed_datasets.precision import (DepthwiseAvgPool, chunk_size, cpu_has_native_bf16, embed_real, real_pass_network,
-                                          resolve_precision)
-from condensed_datasets.storage import load
+from condensed_datasets.training.allocator import KEEP_FREED_ENV, keep_freed_memory
+from condensed_datasets.pipeline.build import build
+from condensed_datasets.cli.main import main
+from condensed_datasets.training.compilation import (
+    AUTO_MIN_PIXELS,
+    can_compile,
+    compiled,
+    resolve_compilation,
+    training_compilation,
+)
+from condensed_datasets.condense.sampling import real_init
+from condensed_datasets.training.evaluate import _ModelLoop, _StackedModels, train_and_test
+from condensed_datasets.training.nets import get_network
+from condensed_datasets.training.precision import (
+    DepthwiseAvgPool,
+    chunk_size,
+    cpu_has_native_bf16,
+    embed_real,
+    real_pass_network,
+    resolve_precision,
+)
+from condensed_datasets.core.storage import load
 
 
 def test_allocator_setting_applies_on_linux_and_can_be_turned_off():
-    code = "from condensed_datasets.allocator import keep_freed_memory as k; print(k(), k())"
+    code = "from condensed_datasets.training.allocator import keep_freed_memory as k; print(k(), k())"
     on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "CONDENSED_KEEP_FREED_MEMORY": "0"}).stdout.split()
@@ -41,7 +53,7 @@ def test_allocator_setting_applies_on_linux_and_can_be_turned_off():
 
 
 def test_allocator_setting_changes_no_number(tmp_path):
-    code = ("import sys; from condensed_datasets.build import build; "
+    code = ("import sys; from condensed_datasets.pipeline.build import build; "
             "print(build('digits', 'dm', 1, out=sys.argv[1], iterations=2, progress=False, real_precision='fp32'))")
     paths = []
     for flag in ("1", "0"):
@@ -54,7 +66,7 @@ def test_allocator_setting_changes_no_number(tmp_path):
 # Prints whether a fresh 64 MiB tensor lies in the heap (kept, reusable memory) rather than in a mapping of its own.
 _HEAP_CHECK = """
 import sys, torch
-from condensed_datasets.allocator import KEEP_FREED_ENV, keep_freed_memory
+from condensed_datasets.training.allocator import KEEP_FREED_ENV, keep_freed_memory
 if sys.argv[1] == "call":
     keep_freed_memory()
 address = torch.empty(64 << 20, dtype=torch.uint8).data_ptr()
@@ -203,7 +215,7 @@ def test_evaluation_precision_is_refused_by_name(digits):
 
 
 def test_a_resume_must_keep_the_real_precision(digits, tmp_path):
-    from condensed_datasets.checkpoint import CheckpointMismatchError
+    from condensed_datasets.core.errors import CheckpointMismatchError
 
     run = dict(out=tmp_path, real=digits, progress=False, checkpoint_minutes=0)
     build("digits", "dm", 2, iterations=2, real_precision="fp32", **run)
@@ -214,7 +226,7 @@ def test_a_resume_must_keep_the_real_precision(digits, tmp_path):
 
 
 def test_bf16_network_training_on_real_batches_learns_in_float32_weights(digits, device):
-    from condensed_datasets.engine import train_on_real
+    from condensed_datasets.condense.sampling import train_on_real
 
     stats, nets = {}, {}
     for dtype in (torch.float32, torch.bfloat16):
@@ -234,7 +246,7 @@ TRAINING_RUNS = [("idc-i", {"inner_loop": 2}), ("dsa", {"outer_loop": 2, "inner_
 
 @pytest.mark.parametrize("method, overrides", TRAINING_RUNS)
 def test_train_precision_is_recorded_refused_by_name_and_kept_on_resume(method, overrides, digits, tmp_path):
-    from condensed_datasets.checkpoint import CheckpointMismatchError
+    from condensed_datasets.core.errors import CheckpointMismatchError
 
     run = dict(real=digits, progress=False, checkpoint_minutes=0, overrides=overrides)
     fp32 = load(build("digits", method, 1, out=tmp_path / "a", iterations=2, train_precision="fp32", **run))

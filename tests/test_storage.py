@@ -9,8 +9,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from condensed_datasets.condensed_set import CondensedSet, DecoderSpec
-from condensed_datasets.storage import CondensedFormatError, load, read_document, save, sha256_file
+from condensed_datasets.core.condensed_set import CondensedSet, DecoderSpec
+from condensed_datasets.core.errors import CondensedFormatError
+from condensed_datasets.core.storage import load, read_document, save
+from condensed_datasets.core.files import sha256_file
 
 
 def make_set(n_per_class: int = 2, soft: bool = False) -> CondensedSet:
@@ -94,7 +96,7 @@ def test_unknown_schema_version_asks_for_an_upgrade(tmp_path):
 
 
 def test_inconsistent_shapes_are_rejected(tmp_path):
-    from condensed_datasets.storage import _tensor_digest
+    from condensed_datasets.core.storage import _tensor_digest
 
     cset = make_set()
     tensors = {"images": cset.images, "labels": cset.labels[:-1]}

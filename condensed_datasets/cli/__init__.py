@@ -1,0 +1,1 @@
+"""The ``condensed`` command: imports everything, imported by nothing."""

@@ -1,0 +1,1 @@
+"""Where sets travel: the published-sets pins and the verified download. Imports `core` only."""

@@ -1,0 +1,110 @@
+"""`build`: regenerate one condensed set from scratch (what ``condensed build`` runs)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from condensed_datasets.condense.checkpoint import checkpoint_segments, resumed_levers
+from condensed_datasets.condense.frame import RunOptions, check_seed
+from condensed_datasets.core.files import atomic_path, check_folder, ensure_folder
+from condensed_datasets.core.layout import (
+    BUILD_FILENAME,
+    CHECKPOINT_FILENAME,
+    PREVIEW_FILENAME,
+    SET_FILENAME,
+    set_dir,
+)
+from condensed_datasets.training.compilation import check_compilation
+from condensed_datasets.training.devices import autotune_convolutions
+from condensed_datasets.training.precision import check_precision
+from condensed_datasets.training.sources import RealData, load_source
+
+
+def check_ipc(ipc: int, real: RealData) -> None:
+    """IPC must be at least 1 and at most the size of the smallest class."""
+    if ipc < 1 or ipc > real.min_class_count:
+        raise ValueError(f"--ipc {ipc} is out of range for {real.name}: choose 1 to {real.min_class_count} (its smallest class)")
+
+
+def check_device(device: str) -> None:
+    """Refuse a CUDA device when none is present, with a message saying so."""
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device} was asked for but no CUDA device is available; use --device cpu")
+
+
+def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out", data_root: str | None = None,
+          iterations: int | None = None, device: str = "cpu", seed: int = 0, download: bool = False,
+          progress: bool = True, resume: bool = False, overrides: dict[str, Any] | None = None,
+          real: RealData | None = None, checkpoint_minutes: float = 5.0, amp: bool = False,
+          real_precision: str = "auto", train_precision: str = "auto", train_compilation: str = "auto",
+          match_compilation: str = "auto", on_iteration: Callable[[int, float], None] | None = None) -> Path:
+    """Condense ``dataset`` with ``method`` at ``ipc`` images per class and write the set.
+
+    Returns the path of ``OUT/<dataset>/<method>/ipc<N>/condensed.safetensors``. ``iterations``
+    shortens (or lengthens) the run; ``resume`` continues from the checkpoint in the same folder;
+    ``overrides`` replace hyperparameters of the recipe's published config; ``real_precision``
+    is the dtype of DM's and IDM's real-image embeddings, ``train_precision`` the arithmetic of a recipe's
+    network training on real batches (see `precision`), ``train_compilation`` whether that training runs
+    through ``torch.compile`` (see `compilation`), ``match_compilation`` whether the gradient-matching passes
+    do (see `matching_pass`); ``on_iteration``
+    is called as ``on_iteration(iteration, loss)`` after every iteration.
+    """
+    from condensed_datasets.core.locks import set_lock
+    from condensed_datasets.pipeline.preview import write_preview
+    from condensed_datasets.recipes import get_method
+
+    spec = get_method(method)
+    check_device(device)
+    check_seed(seed)
+    check_precision(real_precision)
+    check_precision(train_precision)
+    check_compilation(train_compilation)
+    check_compilation(match_compilation)
+    if iterations is not None and not spec.iterations_key:
+        raise ValueError(f"{method} has no iterations (it selects real images); drop --iterations")
+    folder = check_folder(set_dir(out, dataset, method, ipc))
+    real = real if real is not None else load_source(dataset, data_root, download)
+    check_ipc(ipc, real)
+    overrides = dict(overrides or {})
+    if iterations is not None:
+        if spec.iterations_key in overrides and overrides[spec.iterations_key] != iterations:
+            raise ValueError(f"--iterations {iterations} and --set {spec.iterations_key}={overrides[spec.iterations_key]} "
+                             "disagree; give one of them")
+        overrides[spec.iterations_key] = iterations
+    config = spec.config(real.name, ipc, overrides)
+    if resume and (folder / CHECKPOINT_FILENAME).is_file():  # keep the arithmetic the run started with
+        levers = resumed_levers(folder / CHECKPOINT_FILENAME, {
+            "real_precision": real_precision, "train_precision": train_precision,
+            "train_compilation": train_compilation, "match_compilation": match_compilation})
+        real_precision, train_precision = levers["real_precision"], levers["train_precision"]
+        train_compilation, match_compilation = levers["train_compilation"], levers["match_compilation"]
+    ensure_folder(folder)
+    autotune_convolutions(device)
+    with set_lock(folder):  # one writer per set: a second build of it is refused, never mixed in
+        run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / CHECKPOINT_FILENAME,
+                         resume=resume, checkpoint_minutes=checkpoint_minutes, amp=amp,
+                         real_precision=real_precision, train_precision=train_precision,
+                         train_compilation=train_compilation, match_compilation=match_compilation,
+                         on_iteration=on_iteration)
+        cset = spec.condense(real.to(device), ipc, config, run)
+        cset.meta["built_on"] = torch.device(device).type
+        path = folder / SET_FILENAME
+        cset.save(path)
+        write_preview(cset, folder / PREVIEW_FILENAME)
+        if (folder / CHECKPOINT_FILENAME).is_file():
+            write_build_record(folder / BUILD_FILENAME, checkpoint_segments(folder / CHECKPOINT_FILENAME))
+    return path
+
+
+def write_build_record(path: Path, segments: list[dict[str, Any]]) -> None:
+    """``build.json``: each stretch of the build (device, iterations from/to, seconds) and the totals."""
+    record = {"segments": segments, "iterations": max((s["to"] for s in segments), default=0),
+              "seconds": round(sum(s["seconds"] for s in segments), 1),
+              "devices": sorted({s["device"] for s in segments})}
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=1) + "\n")

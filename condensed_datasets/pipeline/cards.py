@@ -1,0 +1,213 @@
+"""Dataset cards: render the README.md of one Hub repo from the sets in a local dataset folder.
+
+A dataset folder is ``ROOT/<dataset>/`` holding ``<method>/ipc<N>/condensed.safetensors`` (plus
+``eval.json`` and ``preview.png``) for every set; the card is rendered from ``hub_cards/`` through
+``huggingface_hub.DatasetCard`` and states honestly when a set was condensed or evaluated at a
+reduced budget or on the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from condensed_datasets.core.condensed_set import CondensedSet
+from condensed_datasets.core.evaluations import read_evaluations
+from condensed_datasets.core.files import atomic_write_bytes
+from condensed_datasets.core.layout import (
+    BUILD_FILENAME,
+    EVAL_FILENAME,
+    PARQUET_FILENAME,
+    PREVIEW_FILENAME,
+    SET_FILENAME,
+    set_relative_dir,
+)
+
+TEMPLATE = "dataset_card.md"
+LICENSE_NOTES = {
+    "cc-by-sa-3.0": "MNIST (LeCun, Cortes, Burges) is distributed under CC BY-SA 3.0; these derived sets are shared alike.",
+    "other": "The source dataset is distributed for research use; check its terms before other uses.",
+}
+
+
+@dataclass
+class LocalSet:
+    """A set on disk with its latest evaluation (if any)."""
+
+    path: Path
+    cset: CondensedSet
+    evaluation: dict[str, Any] | None
+
+    @property
+    def relative(self) -> str:
+        return set_relative_dir(self.cset.method, self.cset.ipc)
+
+
+def find_sets(folder: str | os.PathLike) -> list[LocalSet]:
+    """Every ``<method>/ipc<N>/condensed.safetensors`` under a dataset folder, sorted by method then IPC."""
+    found = []
+    for path in sorted(Path(folder).glob(f"*/ipc*/{SET_FILENAME}")):
+        evals = read_evaluations(path.parent)
+        found.append(LocalSet(path, CondensedSet.load(path), evals[-1] if evals else None))
+    return sorted(found, key=lambda s: (s.cset.method, s.cset.ipc))
+
+
+def find_baselines(folder: str | os.PathLike) -> list[dict[str, Any]]:
+    """The evaluations of sets staged without their file (``<method>/ipc<N>/eval.json`` alone): the real-image
+    baselines (`random`, `herding`), whose files are the source's images; sorted by method then IPC."""
+    from condensed_datasets.recipes import get_method, list_methods
+
+    found = []
+    for path in Path(folder).glob(f"*/ipc*/{EVAL_FILENAME}"):
+        evals = read_evaluations(path.parent)
+        method = evals[-1].get("method") if evals else None
+        if method in list_methods() and get_method(method).real_images and not (path.parent / SET_FILENAME).exists():
+            found.append(evals[-1])
+    return sorted(found, key=lambda e: (str(e.get("method")), int(e.get("ipc", 0))))
+
+
+def _baseline_row(e: dict[str, Any]) -> dict[str, Any]:
+    sha = e.get("set_sha256")
+    return {"method": e.get("method", "-"), "ipc": e.get("ipc", "-"), "accuracy": f"{e['mean']:.2f} ± {e['std']:.2f}",
+            "evaluation": _evaluation_text(e), "seed": e.get("seed", "-"), "sha256": f"`{sha[:12]}`" if sha else "-"}
+
+
+def dataset_folders(root: str | os.PathLike) -> list[Path]:
+    """``root`` itself when it holds sets, else each sub-folder of ``root`` that does."""
+    root = Path(root)
+    if any(root.glob(f"*/ipc*/{SET_FILENAME}")):
+        return [root]
+    return [d for d in sorted(root.iterdir()) if d.is_dir() and any(d.glob(f"*/ipc*/{SET_FILENAME}"))]
+
+
+def _notes(s: LocalSet) -> str:
+    from condensed_datasets.recipes import get_method
+    from condensed_datasets.training.evaluate import full_epochs
+
+    notes = []
+    method = get_method(s.cset.method)
+    config = s.cset.meta.get("config", {})
+    reference = method.config(s.cset.dataset, s.cset.ipc)
+    if method.iterations_key and "iterations_run" in s.cset.meta:
+        published = reference.get(method.iterations_key)
+        if published and s.cset.meta["iterations_run"] < published:
+            notes.append(f"reduced budget: {s.cset.meta['iterations_run']} of {published} iterations")
+    changed = {k: v for k, v in config.items() if k in reference and reference[k] != v and k != method.iterations_key}
+    if s.cset.meta.get("built_on") == "cpu" and method.iterations_key:
+        notes.append("condensed on CPU")
+    if changed:
+        notes.append("changed from the published config: " + ", ".join(f"{k}={v}" for k, v in sorted(changed.items())))
+    e = s.evaluation
+    if e:
+        full = full_epochs(e["protocol"], s.cset.dataset, s.cset.num_classes, int(e.get("train_images", s.cset.ipc)))
+        if e["epochs"] < full:
+            notes.append(f"reduced evaluation: {e['epochs']} of {full} epochs")
+        if str(e.get("device", "")).startswith("cpu"):
+            notes.append("evaluated on CPU")
+        if e.get("precision", "float32") != "float32":
+            notes.append(f"evaluation networks computed in {e['precision']} (float32 weights)")
+    return "; ".join(notes) or "-"
+
+
+def _beside_paper(s: LocalSet) -> dict[str, str]:
+    """The paper's number for this set (from the collection), our gap to it, and its source."""
+    from condensed_datasets.pipeline.collection import format_gap, load_collection
+
+    entry = next((e for e in load_collection() if (e.dataset, e.method, e.ipc) == (s.cset.dataset, s.cset.method, s.cset.ipc)), None)
+    if entry is None or entry.paper is None:
+        return {"paper_accuracy": "none reported", "gap": "-", "paper_source": ""}
+    e = s.evaluation
+    gap = format_gap(*entry.paper.gap(e["mean"], e["std"])) if e else "-"
+    return {"paper_accuracy": str(entry.paper), "gap": gap, "paper_source": entry.paper.citation}
+
+
+def _built(s: LocalSet) -> str:
+    """Where, on what and how long the set was built (``build.json``), else what the set itself records."""
+    iterations = s.cset.meta.get("iterations_run")
+    record_path = s.path.parent / BUILD_FILENAME
+    if record_path.is_file():
+        record = json.loads(record_path.read_text())
+        return f"{record['iterations']} iterations, {record['seconds'] / 3600:.2f} h on {' + '.join(record['devices'])}"
+    where = s.cset.meta.get("built_on", "-")
+    return f"{iterations} iterations on {where}" if iterations is not None else f"on {where}"
+
+
+def _row(s: LocalSet) -> dict[str, Any]:
+    from condensed_datasets.recipes import get_method
+
+    with_decoded = s.cset.decode_all()[0].shape[0]
+    e = s.evaluation
+    return {**_beside_paper(s), "built": _built(s),
+        "method": s.cset.method, "ipc": s.cset.ipc, "stored": len(s.cset.images), "decoded": with_decoded,
+        "bytes": s.path.stat().st_size,
+        "accuracy": f"{e['mean']:.2f} ± {e['std']:.2f}" if e else "not evaluated",
+        "evaluation": _evaluation_text(e),
+        "seed": s.cset.meta.get("seed", "-"), "version": s.cset.meta.get("package_version", "-"), "notes": _notes(s),
+        "paper": get_method(s.cset.method).paper, "path": f"{s.relative}/{SET_FILENAME}",
+        "decoder": s.cset.decoder.describe(), "preview": f"{s.relative}/{PREVIEW_FILENAME}",
+    }
+
+
+def _evaluation_text(e: dict[str, Any] | None) -> str:
+    """The protocol, networks and epochs of the (last-epoch) accuracy; the papers' best-of-periodic number labelled apart."""
+    if not e:
+        return "-"
+    text = f"{e['protocol']} protocol, {e['models']} x {e['arch']}, {e['epochs']} epochs (accuracy after the last epoch)"
+    best = e.get("best_of_periodic")
+    if best:
+        epochs = ", ".join(str(x) for x in best["epochs"])
+        text += f"; best of periodic tests at epochs {epochs}, as IDC/IDM report: {best['mean']:.2f} ± {best['std']:.2f}"
+    return text
+
+
+def _size_category(n: int) -> str:
+    return "n<1K" if n < 1000 else ("1K<n<10K" if n < 10_000 else ("10K<n<100K" if n < 100_000 else "100K<n<1M"))
+
+
+def render_card(folder: str | os.PathLike, repo_id: str | None = None) -> str:
+    """The README.md (YAML header + body) for the Hub repo of the sets in ``folder``."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    from condensed_datasets.datasets import DATASET_CLASSES
+    from condensed_datasets.hub.pins import default_repo_id
+    from condensed_datasets.recipes import get_method
+    from condensed_datasets.training.sources import get_source
+
+    sets = find_sets(folder)
+    if not sets:
+        raise FileNotFoundError(f"no condensed sets under {folder} (expected <method>/ipc<N>/{SET_FILENAME})")
+    dataset = sets[0].cset.dataset
+    spec = get_source(dataset)
+    rows = [_row(s) for s in sets]
+    methods = sorted({s.cset.method for s in sets})
+    configs = [{"config_name": f"{s.cset.method}-ipc{s.cset.ipc}", "data_files": [{"split": "train", "path": f"{s.relative}/{PARQUET_FILENAME}"}]}
+               for s in sets]
+    configs[0]["default"] = True
+    card_data = DatasetCardData(
+        license=spec.license, task_categories=["image-classification"], task_ids=["multi-class-image-classification"],
+        size_categories=[_size_category(sum(r["decoded"] for r in rows))], annotations_creators=["machine-generated"],
+        source_datasets=[spec.hub_id] if spec.hub_id else ["original"], pretty_name=f"Condensed {dataset}",
+        tags=["dataset-condensation", "dataset-distillation", "synthetic", "condensed-datasets", *methods], configs=configs,
+        **({"license_name": spec.license_name, "license_link": spec.license_link} if spec.license_name else {}),
+    )
+    loader = DATASET_CLASSES.get(dataset)
+    bibtex = [b for b in dict.fromkeys(get_method(m).bibtex for m in methods) if b] + ([spec.citation] if spec.citation else [])
+    template = resources.files("condensed_datasets.hub_cards").joinpath(TEMPLATE).read_text()
+    card = DatasetCard.from_template(
+        card_data, template_str=template, source_title=dataset, loader_class=loader.__name__ if loader else "CondensedDataset",
+        example=rows[0], repo_id=repo_id or default_repo_id(dataset), sets=rows,
+        baselines=[_baseline_row(e) for e in find_baselines(folder)], bibtex=bibtex, license=spec.license,
+        license_link=spec.license_link, license_note=LICENSE_NOTES.get(spec.license, ""),
+    )
+    return str(card)
+
+
+def write_card(folder: str | os.PathLike, repo_id: str | None = None) -> Path:
+    """Render the card and write ``folder/README.md`` atomically; returns its path."""
+    path = Path(folder) / "README.md"
+    atomic_write_bytes(path, render_card(folder, repo_id).encode())
+    return path

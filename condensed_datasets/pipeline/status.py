@@ -1,0 +1,86 @@
+"""`condensed collection status`: each set of the collection beside its paper, as a table, Markdown or JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterable
+
+from condensed_datasets.core.layout import SET_FILENAME, set_dir
+from condensed_datasets.pipeline.collection import CollectionEntry, format_gap
+
+FORMATS = ("table", "markdown", "json")
+COLUMNS = ("set", "state", "iterations", "device", "accuracy", "evaluation", "paper", "gap", "sha256")
+
+
+def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> list[dict[str, Any]]:
+    """One row per entry: what is built under ``out`` and how it compares with its paper."""
+    from condensed_datasets.core.evaluations import read_evaluations
+    from condensed_datasets.core.files import sha256_file
+    from condensed_datasets.core.storage import load
+
+    rows = []
+    for entry in entries:
+        folder = set_dir(out, entry.dataset, entry.method, entry.ipc)
+        path = folder / SET_FILENAME
+        budget = entry.budget
+        row: dict[str, Any] = {"set": entry.key, "budget": budget, "paper_mean": entry.paper.mean if entry.paper else None,
+                               "paper_std": entry.paper.std if entry.paper else None,
+                               "paper_source": entry.paper.citation if entry.paper else None, "note": entry.note}
+        if not path.is_file():
+            staged = read_evaluations(folder)  # a staged real-image set keeps its evaluations, not its file
+            if staged:
+                evaluation = staged[-1]
+                rows.append({**row, "state": "evaluated, file not staged", "iterations_run": None,
+                             "sha256": evaluation.get("set_sha256"), **_evaluation_cells(evaluation, entry)})
+            else:
+                rows.append({**row, "state": "missing", "iterations_run": 0})
+            continue
+        cset, sha256 = load(path), sha256_file(path)
+        run = int(cset.meta.get("iterations_run", 0)) if budget is not None else None
+        evaluation = next((e for e in reversed(read_evaluations(folder)) if e.get("set_sha256") == sha256), None)
+        complete = budget is None or run >= budget
+        row.update(state=("complete" if complete else "partial") + (", evaluated" if evaluation else ""), iterations_run=run,
+                   device=cset.meta.get("built_on"), sha256=sha256)
+        if evaluation:
+            row.update(_evaluation_cells(evaluation, entry))
+        rows.append(row)
+    return rows
+
+
+def _evaluation_cells(evaluation: dict[str, Any], entry: CollectionEntry) -> dict[str, Any]:
+    cells: dict[str, Any] = {f"eval_{k}": evaluation[k] for k in ("mean", "std", "protocol", "epochs", "models", "device")}
+    if entry.paper:
+        cells["gap"], cells["gap_in_std"] = entry.paper.gap(evaluation["mean"], evaluation["std"])
+    return cells
+
+
+def _cells(row: dict[str, Any]) -> dict[str, str]:
+    iterations = "-" if row["budget"] is None or row.get("iterations_run", 0) is None else f"{row.get('iterations_run') or 0}/{row['budget']}"
+    has_eval = "eval_mean" in row
+    gap = format_gap(row["gap"], row.get("gap_in_std")) if "gap" in row else "-"
+    return {
+        "set": row["set"], "state": row["state"], "iterations": iterations, "device": row.get("device") or "-",
+        "accuracy": f"{row['eval_mean']:.2f} ± {row['eval_std']:.2f}" if has_eval else "-",
+        "evaluation": f"{row['eval_protocol']}, {row['eval_epochs']} ep, {row['eval_models']} models" if has_eval else "-",
+        "paper": (f"{row['paper_mean']:.1f}" + (f" ± {row['paper_std']:.1f}" if row["paper_std"] is not None else ""))
+                 if row["paper_mean"] is not None else "none reported",
+        "gap": gap, "sha256": (row.get("sha256") or "-")[:12],
+    }
+
+
+def render_status(rows: list[dict[str, Any]], fmt: str) -> str:
+    """The rows as an aligned text table, a Markdown table, or JSON (full values)."""
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    cells = [_cells(r) for r in rows]
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+        lines += ["| " + " | ".join(c[k] for k in COLUMNS) + " |" for c in cells]
+        return "\n".join(lines)
+    if fmt != "table":
+        raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    widths = {k: max([len(k)] + [len(c[k]) for c in cells]) for k in COLUMNS}
+    lines = ["  ".join(k.ljust(widths[k]) for k in COLUMNS)]
+    lines += ["  ".join(c[k].ljust(widths[k]) for k in COLUMNS) for c in cells]
+    return "\n".join(line.rstrip() for line in lines)
