@@ -20,7 +20,8 @@ import time
 from _data import real_data_root
 
 from condensed_datasets.pipeline.build import build
-from condensed_datasets.training.evaluate import default_protocol, evaluate
+from condensed_datasets.core.methods import method_paper
+from condensed_datasets.training.evaluate import evaluate
 from condensed_datasets.training.sources import load_source
 from condensed_datasets.core.storage import load
 
@@ -85,7 +86,7 @@ def main() -> None:
                      progress=False, resume=fixed is None)
         if fixed is not None:
             per_iter = (time.perf_counter() - t) / fixed
-        protocol = default_protocol(method)
+        protocol = method_paper(method).protocol
         mine = evaluate(load(path), real, models=args.models, epochs=args.epochs, protocol=protocol, progress=False)
         key = (dataset, ipc, protocol)
         if key not in random_results:

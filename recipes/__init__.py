@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from condensed_datasets.core.condensed_set import CondensedSet
 from condensed_datasets.condense.frame import RunOptions
-from condensed_datasets.core.methods import METHOD_NAMES
+from condensed_datasets.core.methods import METHOD_NAMES, MethodPaper, method_paper
 from condensed_datasets.core.registry import Registry
 from condensed_datasets.training.sources import RealData
 
@@ -25,27 +25,31 @@ class Method:
     """A registered condensation method.
 
     Attributes:
-        name: the method key (``dc``, ``dm``, ...). condense: the recipe.
-        protocol: the evaluation protocol its paper reports with (a name in ``evaluate.PROTOCOLS``).
-        paper: the paper's title and venue. bibtex: its citation.
+        name: the method key (``dc``, ``dm``, ...), one of `METHOD_PAPERS` (its paper, citation and
+            evaluation protocol live there, so that loading and evaluating a set never import a recipe).
+        condense: the recipe.
         defaults: config used for every (dataset, IPC). published: overrides per ``(dataset, ipc)``
             (``(dataset, None)`` and ``(None, ipc)`` match any IPC / any dataset).
         iterations_key: the config entry ``--iterations`` sets (``None``: the method has no iterations).
         per_ipc: config that follows from the IPC alone (applied after ``defaults``).
-        real_images: the method selects real images (coreset baselines): its sets of a real dataset are that
-            dataset's images, never published, only their evaluations.
     """
 
     name: str
     condense: CondenseFn
-    protocol: str
-    paper: str
-    bibtex: str
     defaults: dict[str, Any] = field(default_factory=dict)
     iterations_key: str | None = None  # the config key that ``--iterations`` overrides
     per_ipc: Callable[[int], dict[str, Any]] | None = None  # rules that depend on IPC alone (loop counts)
     published: dict[tuple[str | None, int | None], dict[str, Any]] = field(default_factory=dict)
-    real_images: bool = False
+
+    @property
+    def about(self) -> MethodPaper:
+        """The method's paper, citation, evaluation protocol and whether it selects real images."""
+        return method_paper(self.name)
+
+    paper = property(lambda self: self.about.paper, doc="The paper's title and venue.")
+    bibtex = property(lambda self: self.about.bibtex, doc="The paper's citation.")
+    protocol = property(lambda self: self.about.protocol, doc="The evaluation protocol the paper reports with.")
+    real_images = property(lambda self: self.about.real_images, doc="Whether the method selects real images.")
 
     def config(self, dataset: str, ipc: int, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """The hyperparameters of this method for ``(dataset, ipc)``: defaults, then published values, then overrides."""

@@ -40,7 +40,5 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
 DC_NET_MOMENTUM = 0.5
 
 register_method(Method(
-    name="dc", condense=condense, protocol="dc", paper="Dataset Condensation with Gradient Matching (ICLR 2021)",
-    bibtex="@inproceedings{zhao2021dataset, title={Dataset Condensation with Gradient Matching}, author={Zhao, Bo and Mopuri, Konda Reddy and Bilen, Hakan}, booktitle={International Conference on Learning Representations}, year={2021}}",
-    defaults={**GM_DEFAULTS, "net_momentum": DC_NET_MOMENTUM}, iterations_key="iterations", per_ipc=gm_loops,
+    name="dc", condense=condense, defaults={**GM_DEFAULTS, "net_momentum": DC_NET_MOMENTUM}, iterations_key="iterations", per_ipc=gm_loops,
 ))

@@ -46,10 +46,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
 
 
 register_method(Method(
-    name="dcmg", condense=condense, protocol="dc",
-    paper="Delving into Effective Gradient Matching for Dataset Condensation (arXiv 2208.00311)",
-    bibtex="@article{jiang2022delving, title={Delving into Effective Gradient Matching for Dataset Condensation}, author={Jiang, Zixuan and Gu, Jiaqi and Liu, Mingjie and Pan, David Z.}, journal={arXiv preprint arXiv:2208.00311}, year={2022}}",
-    defaults={**GM_DEFAULTS, "net_momentum": 0.5, "metric": "angle_magnitude", "metric_weight": 1.0, "variant": "MDA"},
+    name="dcmg", condense=condense, defaults={**GM_DEFAULTS, "net_momentum": 0.5, "metric": "angle_magnitude", "metric_weight": 1.0, "variant": "MDA"},
     iterations_key="iterations", per_ipc=gm_loops,
     # No per-setting magnitude weight: ZixuanJiang/improved-dataset-condensation utils.py l.215-219 returns
     # dis1 + dis2 (angle + magnitude, weight 1) for every run; the paper's text is not available to us to say otherwise.

@@ -82,9 +82,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
 
 
 register_method(Method(
-    name="dm", condense=condense, protocol="dsa", paper="Dataset Condensation with Distribution Matching (WACV 2023)",
-    bibtex="@inproceedings{zhao2023distribution, title={Dataset Condensation with Distribution Matching}, author={Zhao, Bo and Bilen, Hakan}, booktitle={IEEE/CVF Winter Conference on Applications of Computer Vision}, year={2023}}",
-    defaults={"arch": "convnet", "init": "real", "lr_img": 1.0, "batch_real": 256, "iterations": 20000,
+    name="dm", condense=condense, defaults={"arch": "convnet", "init": "real", "lr_img": 1.0, "batch_real": 256, "iterations": 20000,
               "dsa_strategy": None, "batched_classes": True},
     iterations_key="iterations",
     published={

@@ -29,7 +29,5 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
 
 
 register_method(Method(
-    name="dsa", condense=condense, protocol="dsa", paper="Dataset Condensation with Differentiable Siamese Augmentation (ICML 2021)",
-    bibtex="@inproceedings{zhao2021dsa, title={Dataset Condensation with Differentiable Siamese Augmentation}, author={Zhao, Bo and Bilen, Hakan}, booktitle={International Conference on Machine Learning}, year={2021}}",
-    defaults={**GM_DEFAULTS, "init": "real"}, iterations_key="iterations", per_ipc=gm_loops,
+    name="dsa", condense=condense, defaults={**GM_DEFAULTS, "init": "real"}, iterations_key="iterations", per_ipc=gm_loops,
 ))

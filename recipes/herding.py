@@ -61,8 +61,5 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
 
 
 register_method(Method(
-    name="herding", condense=condense, protocol="dc",
-    paper="Herding dynamical weights to learn (Welling, ICML 2009), coreset baseline", real_images=True,
-    bibtex="@inproceedings{welling2009herding, title={Herding dynamical weights to learn}, author={Welling, Max}, booktitle={ICML}, year={2009}}",
-    defaults={"arch": "convnet", "train_steps": 1000, "batch_real": 256, "lr_net": 0.01}, iterations_key="train_steps",
+    name="herding", condense=condense, defaults={"arch": "convnet", "train_steps": 1000, "batch_real": 256, "lr_net": 0.01}, iterations_key="train_steps",
 ))

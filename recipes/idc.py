@@ -170,16 +170,10 @@ IDC_DEFAULTS: dict[str, Any] = {
     "n_data": 2000, "inner_loop": 100, "iterations": 200_000, "aug_type": "color_crop_cutout", "mix_p": 0.5,
     "lr_net": 0.01, "wd_net": 5e-4, "lr_size_ratio": 1.0,
 }
-BIBTEX = "@inproceedings{kim2022dataset, title={Dataset Condensation via Efficient Synthetic-Data Parameterization}, author={Kim, Jang-Hyun and Kim, Jinuk and Oh, Seong Joon and Yun, Sangdoo and Song, Hwanjun and Jeong, Joonhyuk and Ha, Jung-Woo and Song, Hyun Oh}, booktitle={International Conference on Machine Learning}, year={2022}}"
-
 register_method(Method(
-    name="idc", condense=condense, protocol="idc",
-    paper="Dataset Condensation via Efficient Synthetic-Data Parameterization (ICML 2022), multi-formation",
-    bibtex=BIBTEX, defaults={**IDC_DEFAULTS, "factor": 2}, iterations_key="iterations",
+    name="idc", condense=condense, defaults={**IDC_DEFAULTS, "factor": 2}, iterations_key="iterations",
     published={**_per_dataset(2), ("tinyimagenet", None): {**_per_dataset(2)[("tinyimagenet", None)], "factor": 3}},
 ))
 register_method(Method(
-    name="idc-i", condense=lambda real, ipc, config, run: condense(real, ipc, config, run, "idc-i"), protocol="idc",
-    paper="Dataset Condensation via Efficient Synthetic-Data Parameterization (ICML 2022), IDC-I (no multi-formation)",
-    bibtex=BIBTEX, defaults={**IDC_DEFAULTS, "factor": 1}, iterations_key="iterations", published=_per_dataset(1),
+    name="idc-i", condense=lambda real, ipc, config, run: condense(real, ipc, config, run, "idc-i"), defaults={**IDC_DEFAULTS, "factor": 1}, iterations_key="iterations", published=_per_dataset(1),
 ))

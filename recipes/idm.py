@@ -194,9 +194,7 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
 
 
 register_method(Method(
-    name="idm", condense=condense, protocol="dsa", paper="Improved Distribution Matching for Dataset Condensation (CVPR 2023)",
-    bibtex="@inproceedings{zhao2023improved, title={Improved Distribution Matching for Dataset Condensation}, author={Zhao, Ganlong and Li, Guanbin and Qin, Yipeng and Yu, Yizhou}, booktitle={IEEE/CVF Conference on Computer Vision and Pattern Recognition}, year={2023}}",
-    defaults={"arch": "convnet", "lr_img": 0.2, "batch_real": 256, "iterations": 20000, "dsa_strategy": None,
+    name="idm", condense=condense, defaults={"arch": "convnet", "lr_img": 0.2, "batch_real": 256, "iterations": 20000, "dsa_strategy": None,
               "ce_weight": 0.5, "push_interval": 30, "n_max": 100, "model_train_steps": 10, "train_net_num": 1,
               "fetch_net_num": 2, "trained_bs": 256, "meter_reset": 100, "init": "mosaic"},
     iterations_key="iterations",

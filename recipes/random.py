@@ -23,6 +23,4 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
 
 
 register_method(Method(
-    name="random", condense=condense, protocol="dc", paper="Random real images per class (coreset baseline)",
-    bibtex="", real_images=True,
-))
+    name="random", condense=condense, ))

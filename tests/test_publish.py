@@ -156,9 +156,12 @@ def test_baselines_are_the_evaluations_of_real_image_sets_staged_without_their_f
     from condensed_datasets.pipeline.cards import find_baselines
     from condensed_datasets.core.evaluations import record_evaluation
 
-    result = {"mean": 70.0, "std": 1.0, "protocol": "dc", "epochs": 10, "models": 2, "arch": "convnet"}
+    result = {"mean": 70.0, "std": 1.0, "protocol": "dc", "epochs": 10, "models": 2, "arch": "convnet", "device": "cpu",
+              "reduced_epochs": False}
     for method in ("random", "herding", "dm"):  # dm: an orphan evaluation of a condensed set, not a baseline
         folder = tmp_path / method / "ipc1"
         folder.mkdir(parents=True)
-        record_evaluation(folder, {**result, "method": method, "ipc": 1})
+        (folder / "condensed.safetensors").write_bytes(method.encode())  # evaluated, then staged without its file
+        record_evaluation(folder / "condensed.safetensors", {**result, "method": method, "ipc": 1})
+        (folder / "condensed.safetensors").unlink()
     assert [b["method"] for b in find_baselines(tmp_path)] == ["herding", "random"]

@@ -318,12 +318,14 @@ from condensed_datasets.core.evaluations import record_evaluation
 from condensed_datasets.hub.pins import PublishedSet, record_set
 folder, registry, who = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 for i in range(15):
-    record_evaluation(folder, {"mean": i, "std": 0, "protocol": "dc", "epochs": 1, "models": 1, "arch": who})
+    record_evaluation(folder / "condensed.safetensors", {"mean": i, "std": 0, "protocol": "dc", "epochs": 1, "models": 1,
+                                                         "arch": who, "device": "cpu", "reduced_epochs": True})
     record_set(PublishedSet("digits", "dm", 100 * int(who) + i, "o/r", "main", "0" * 64), registry)
 """
 
 
 def test_concurrent_eval_json_and_registry_updates_lose_nothing(tmp_path):
+    (tmp_path / "condensed.safetensors").write_bytes(b"the set the evaluations measured")
     procs = [subprocess.Popen([sys.executable, "-c", _APPEND, str(tmp_path), str(tmp_path / "registry.json"), str(who)])
              for who in (1, 2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]

@@ -26,6 +26,7 @@ from condensed_datasets.cli.options import (
     train_precision_option,
 )
 from condensed_datasets.core.errors import UnknownNameError
+from condensed_datasets.core.layout import SET_FILENAME
 from condensed_datasets.recipes import list_methods
 from condensed_datasets.training.evaluate import TOGETHER_MODES, list_protocols
 from condensed_datasets.training.nets import list_networks
@@ -145,7 +146,6 @@ def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, 
 def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together, precision,
                          compilation) -> dict:
     """Evaluate the set at ``path`` and append the result to its ``eval.json``."""
-    from pathlib import Path
 
     from condensed_datasets.core.evaluations import record_evaluation
     from condensed_datasets.core.storage import load
@@ -159,9 +159,7 @@ def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device
     kwargs = {"protocol": protocol} if protocol else {}
     result = evaluate(cset, real, arch=arch, models=models, epochs=epochs, device=device, seed=seed, together=together,
                       precision=precision, compilation=compilation, progress=not quiet, **kwargs)
-    result.update(method=cset.method, ipc=cset.ipc)
-    record_evaluation(Path(path).parent, result)
-    return result
+    return record_evaluation(path, result)
 
 
 @main.command(name="eval")
@@ -238,7 +236,7 @@ def list_(root: str, dataset: str | None, remote: bool) -> None:
     """List local sets (ROOT/<dataset>/<method>/ipc<N>) and, with --remote, published ones."""
     from pathlib import Path
 
-    from condensed_datasets.core.evaluations import read_evaluations
+    from condensed_datasets.core.evaluations import accuracy_text, set_headline
     from condensed_datasets.core.layout import SET_FILENAME
     from condensed_datasets.hub.pins import list_sets
 
@@ -248,8 +246,9 @@ def list_(root: str, dataset: str | None, remote: bool) -> None:
         name, method, ipc = path.parts[-4], path.parts[-3], path.parts[-2]
         if dataset and name != dataset:
             continue
-        evals = read_evaluations(path.parent)
-        acc = f"{evals[-1]['mean']:.2f} ± {evals[-1]['std']:.2f} % ({evals[-1]['protocol']})" if evals else "not evaluated"
+        evaluation, records = set_headline(path.parent)
+        acc = f"{accuracy_text(evaluation)} % ({evaluation['protocol']})" if evaluation else accuracy_text(None)
+        acc += f" [{len(records) - (evaluation is not None)} other evaluation(s)]" if len(records) > (evaluation is not None) else ""
         click.echo(f"local   {name}/{method}/{ipc}  {acc}  {path}")
     if remote:
         for entry in list_sets(dataset):
@@ -261,13 +260,19 @@ def list_(root: str, dataset: str | None, remote: bool) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @user_errors
 def info(path: str) -> None:
-    """Print the metadata of the set at PATH (JSON), after checking its tensor bytes against the header's checksum."""
+    """Print the metadata of the set at PATH (JSON) and its headline evaluation, after checking its tensor bytes
+    against the header's checksum."""
+    from pathlib import Path
+
+    from condensed_datasets.core.evaluations import NOT_AT_PROTOCOL, label, set_headline
     from condensed_datasets.core.files import sha256_file
     from condensed_datasets.core.storage import load, read_document
 
     load(path)  # a corrupted or inconsistent file is refused, not described
     document = read_document(path)
-    click.echo(json.dumps({**document, "sha256": sha256_file(path)}, indent=2, sort_keys=True))
+    evaluation, records = set_headline(Path(path).parent) if Path(path).name == SET_FILENAME else (None, [])
+    click.echo(json.dumps({**document, "sha256": sha256_file(path), "evaluation": evaluation or NOT_AT_PROTOCOL,
+                           "evaluations": [label(r) for r in records]}, indent=2, sort_keys=True))
 
 
 @main.command()

@@ -250,6 +250,8 @@ def check_evaluation(record: Any, where: str) -> dict[str, Any]:
             refuse(key, "must be a positive integer")
     if "seed" in record and not _is_count(record["seed"], 0):
         refuse("seed", "must be an integer >= 0")
+    if "reduced_epochs" in record and not isinstance(record["reduced_epochs"], bool):
+        refuse("reduced_epochs", "must be true or false")
     if "set_sha256" in record and not (isinstance(record["set_sha256"], str) and SHA256_HEX.match(record["set_sha256"])):
         refuse("set_sha256", "must be 64 hex digits")
     if "accuracies" in record and not (isinstance(record["accuracies"], list) and all(_is_number(a) for a in record["accuracies"])):

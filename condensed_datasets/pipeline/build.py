@@ -92,13 +92,22 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
                          train_compilation=train_compilation, match_compilation=match_compilation,
                          on_iteration=on_iteration)
         cset = spec.condense(real.to(device), ipc, config, run)
-        cset.meta["built_on"] = torch.device(device).type
+        cset.meta.update(built_on=torch.device(device).type, **published_record(spec, real.name, ipc, config))
         path = folder / SET_FILENAME
         cset.save(path)
         write_preview(cset, folder / PREVIEW_FILENAME)
         if (folder / CHECKPOINT_FILENAME).is_file():
             write_build_record(folder / BUILD_FILENAME, checkpoint_segments(folder / CHECKPOINT_FILENAME))
     return path
+
+
+def published_record(spec: Any, dataset: str, ipc: int, config: dict[str, Any]) -> dict[str, Any]:
+    """What a set records of its method's publication when built, so that evaluation and cards need no recipe:
+    the evaluation ``protocol``, the published ``budget`` (iterations; ``None`` for a method without) and the
+    ``config_changes`` from the published config (besides the iterations)."""
+    published = spec.config(dataset, ipc)
+    return {"protocol": spec.protocol, "budget": published.get(spec.iterations_key) if spec.iterations_key else None,
+            "config_changes": {k: v for k, v in config.items() if k != spec.iterations_key and published.get(k) != v}}
 
 
 def write_build_record(path: Path, segments: list[dict[str, Any]]) -> None:

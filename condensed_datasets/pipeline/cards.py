@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from condensed_datasets.core.condensed_set import CondensedSet
-from condensed_datasets.core.evaluations import read_evaluations
+from condensed_datasets.core.evaluations import accuracy_text, at_protocol, headline, read_evaluations, set_headline
+from condensed_datasets.core.methods import METHOD_NAMES, method_paper
 from condensed_datasets.core.files import atomic_write_bytes
 from condensed_datasets.core.layout import (
     BUILD_FILENAME,
@@ -40,7 +41,8 @@ class LocalSet:
 
     path: Path
     cset: CondensedSet
-    evaluation: dict[str, Any] | None
+    evaluation: dict[str, Any] | None  # the headline (`core.evaluations.headline`)
+    records: list[dict[str, Any]]
 
     @property
     def relative(self) -> str:
@@ -51,22 +53,22 @@ def find_sets(folder: str | os.PathLike) -> list[LocalSet]:
     """Every ``<method>/ipc<N>/condensed.safetensors`` under a dataset folder, sorted by method then IPC."""
     found = []
     for path in sorted(Path(folder).glob(f"*/ipc*/{SET_FILENAME}")):
-        evals = read_evaluations(path.parent)
-        found.append(LocalSet(path, CondensedSet.load(path), evals[-1] if evals else None))
+        evaluation, records = set_headline(path.parent)
+        found.append(LocalSet(path, CondensedSet.load(path), evaluation, records))
     return sorted(found, key=lambda s: (s.cset.method, s.cset.ipc))
 
 
 def find_baselines(folder: str | os.PathLike) -> list[dict[str, Any]]:
     """The evaluations of sets staged without their file (``<method>/ipc<N>/eval.json`` alone): the real-image
     baselines (`random`, `herding`), whose files are the source's images; sorted by method then IPC."""
-    from condensed_datasets.recipes import get_method, list_methods
-
     found = []
     for path in Path(folder).glob(f"*/ipc*/{EVAL_FILENAME}"):
-        evals = read_evaluations(path.parent)
-        method = evals[-1].get("method") if evals else None
-        if method in list_methods() and get_method(method).real_images and not (path.parent / SET_FILENAME).exists():
-            found.append(evals[-1])
+        if (path.parent / SET_FILENAME).exists():
+            continue
+        evaluation = headline(read_evaluations(path.parent), None)
+        method = evaluation.get("method") if evaluation else None
+        if method in METHOD_NAMES and method_paper(method).real_images:
+            found.append(evaluation)
     return sorted(found, key=lambda e: (str(e.get("method")), int(e.get("ipc", 0))))
 
 
@@ -84,28 +86,36 @@ def dataset_folders(root: str | os.PathLike) -> list[Path]:
     return [d for d in sorted(root.iterdir()) if d.is_dir() and any(d.glob(f"*/ipc*/{SET_FILENAME}"))]
 
 
-def _notes(s: LocalSet) -> str:
+def _published(s: LocalSet) -> tuple[int | None, dict[str, Any]]:
+    """The set's published budget and its changes from the published config: as recorded when it was built,
+    else (a set built before sets recorded them) from its recipe."""
+    meta = s.cset.meta
+    if "budget" in meta:
+        return meta["budget"], dict(meta.get("config_changes") or {})
     from condensed_datasets.recipes import get_method
-    from condensed_datasets.training.evaluate import full_epochs
 
-    notes = []
     method = get_method(s.cset.method)
-    config = s.cset.meta.get("config", {})
     reference = method.config(s.cset.dataset, s.cset.ipc)
-    if method.iterations_key and "iterations_run" in s.cset.meta:
-        published = reference.get(method.iterations_key)
-        if published and s.cset.meta["iterations_run"] < published:
-            notes.append(f"reduced budget: {s.cset.meta['iterations_run']} of {published} iterations")
-    changed = {k: v for k, v in config.items() if k in reference and reference[k] != v and k != method.iterations_key}
-    if s.cset.meta.get("built_on") == "cpu" and method.iterations_key:
+    changed = {k: v for k, v in meta.get("config", {}).items()
+               if k in reference and reference[k] != v and k != method.iterations_key}
+    return (reference.get(method.iterations_key) if method.iterations_key else None), changed
+
+
+def _notes(s: LocalSet) -> str:
+    notes = []
+    budget, changed = _published(s)
+    run = s.cset.meta.get("iterations_run")
+    if budget and run is not None and run < budget:
+        notes.append(f"reduced budget: {run} of {budget} iterations")
+    if s.cset.meta.get("built_on") == "cpu" and budget is not None:
         notes.append("condensed on CPU")
     if changed:
         notes.append("changed from the published config: " + ", ".join(f"{k}={v}" for k, v in sorted(changed.items())))
     e = s.evaluation
+    reduced = [r for r in s.records if not at_protocol(r)]
+    if reduced:
+        notes.append(f"{len(reduced)} reduced or unlabelled evaluation(s) in eval.json, not shown")
     if e:
-        full = full_epochs(e["protocol"], s.cset.dataset, s.cset.num_classes, int(e.get("train_images", s.cset.ipc)))
-        if e["epochs"] < full:
-            notes.append(f"reduced evaluation: {e['epochs']} of {full} epochs")
         if str(e.get("device", "")).startswith("cpu"):
             notes.append("evaluated on CPU")
         if e.get("precision", "float32") != "float32":
@@ -137,17 +147,16 @@ def _built(s: LocalSet) -> str:
 
 
 def _row(s: LocalSet) -> dict[str, Any]:
-    from condensed_datasets.recipes import get_method
 
     with_decoded = s.cset.decode_all()[0].shape[0]
     e = s.evaluation
     return {**_beside_paper(s), "built": _built(s),
         "method": s.cset.method, "ipc": s.cset.ipc, "stored": len(s.cset.images), "decoded": with_decoded,
         "bytes": s.path.stat().st_size,
-        "accuracy": f"{e['mean']:.2f} ± {e['std']:.2f}" if e else "not evaluated",
+        "accuracy": accuracy_text(e),
         "evaluation": _evaluation_text(e),
         "seed": s.cset.meta.get("seed", "-"), "version": s.cset.meta.get("package_version", "-"), "notes": _notes(s),
-        "paper": get_method(s.cset.method).paper, "path": f"{s.relative}/{SET_FILENAME}",
+        "paper": method_paper(s.cset.method).paper, "path": f"{s.relative}/{SET_FILENAME}",
         "decoder": s.cset.decoder.describe(), "preview": f"{s.relative}/{PREVIEW_FILENAME}",
     }
 
@@ -174,7 +183,6 @@ def render_card(folder: str | os.PathLike, repo_id: str | None = None) -> str:
 
     from condensed_datasets.datasets import DATASET_CLASSES
     from condensed_datasets.hub.pins import default_repo_id
-    from condensed_datasets.recipes import get_method
     from condensed_datasets.training.sources import get_source
 
     sets = find_sets(folder)
@@ -195,7 +203,7 @@ def render_card(folder: str | os.PathLike, repo_id: str | None = None) -> str:
         **({"license_name": spec.license_name, "license_link": spec.license_link} if spec.license_name else {}),
     )
     loader = DATASET_CLASSES.get(dataset)
-    bibtex = [b for b in dict.fromkeys(get_method(m).bibtex for m in methods) if b] + ([spec.citation] if spec.citation else [])
+    bibtex = [b for b in dict.fromkeys(method_paper(m).bibtex for m in methods) if b] + ([spec.citation] if spec.citation else [])
     template = resources.files("condensed_datasets.hub_cards").joinpath(TEMPLATE).read_text()
     card = DatasetCard.from_template(
         card_data, template_str=template, source_title=dataset, loader_class=loader.__name__ if loader else "CondensedDataset",

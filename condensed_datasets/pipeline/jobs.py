@@ -74,15 +74,17 @@ def _target_iterations(job: Job, entry: CollectionEntry) -> int | None:
 
 
 def _evaluation_of(folder: Path, sha256: str, job: Job, protocol: str) -> dict[str, Any] | None:
-    """The latest recorded evaluation of exactly this file that satisfies the job, if any."""
-    from condensed_datasets.core.evaluations import read_evaluations
+    """The recorded evaluation of exactly this file that satisfies the job, if any: its headline (`headline`),
+    or with ``--eval-epochs`` the latest one at those epochs."""
+    from condensed_datasets.core.evaluations import headline, read_evaluations
 
-    for result in reversed(read_evaluations(folder)):
-        if (result.get("set_sha256") == sha256 and result["protocol"] == protocol and result["models"] >= job.eval_models
-                and (job.eval_epochs is None or result["epochs"] == job.eval_epochs)
-                and (job.eval_epochs is not None or not result.get("reduced_epochs"))):
-            return result
-    return None
+    records = read_evaluations(folder)
+    fits = lambda r: r["protocol"] == protocol and r["models"] >= job.eval_models  # noqa: E731
+    if job.eval_epochs is None:
+        found = headline(records, sha256)
+        return found if found and fits(found) else None
+    return next((r for r in reversed(records)
+                 if r.get("set_sha256") == sha256 and fits(r) and r["epochs"] == job.eval_epochs), None)
 
 
 def run_job(job: Job) -> JobResult:
@@ -105,7 +107,7 @@ def _run(job: Job, start: float) -> JobResult:
     from condensed_datasets.core.storage import load
     from condensed_datasets.pipeline.build import build
     from condensed_datasets.pipeline.collection import select
-    from condensed_datasets.training.evaluate import evaluate, full_epochs
+    from condensed_datasets.training.evaluate import evaluate
     from condensed_datasets.training.sources import load_source
 
     if job.threads:
@@ -133,9 +135,7 @@ def _run(job: Job, start: float) -> JobResult:
         real = real if real is not None else load_source(job.dataset, job.data_root)
         result = evaluate(cset, real, models=job.eval_models, epochs=job.eval_epochs, device=job.device, seed=job.seed,
                           together=job.together, progress=False)
-        full = full_epochs(result["protocol"], cset.dataset, cset.num_classes, result["train_images"])
-        result.update(method=cset.method, ipc=cset.ipc, set_sha256=sha256, reduced_epochs=result["epochs"] < full)
-        record_evaluation(folder, result)
+        result = record_evaluation(path, result)
         state = "evaluated" if state == "skipped" else state
     return JobResult(job.key, state, round(time.monotonic() - start, 1), str(path), f"{result['mean']:.2f} ± {result['std']:.2f}")
 

@@ -15,7 +15,7 @@ COLUMNS = ("set", "state", "iterations", "device", "accuracy", "evaluation", "pa
 
 def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> list[dict[str, Any]]:
     """One row per entry: what is built under ``out`` and how it compares with its paper."""
-    from condensed_datasets.core.evaluations import read_evaluations
+    from condensed_datasets.core.evaluations import headline, read_evaluations
     from condensed_datasets.core.files import sha256_file
     from condensed_datasets.core.storage import load
 
@@ -28,9 +28,9 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
                                "paper_std": entry.paper.std if entry.paper else None,
                                "paper_source": entry.paper.citation if entry.paper else None, "note": entry.note}
         if not path.is_file():
-            staged = read_evaluations(folder)  # a staged real-image set keeps its evaluations, not its file
-            if staged:
-                evaluation = staged[-1]
+            # a staged real-image set keeps its evaluations, not its file
+            evaluation = headline(read_evaluations(folder), None)
+            if evaluation:
                 rows.append({**row, "state": "evaluated, file not staged", "iterations_run": None,
                              "sha256": evaluation.get("set_sha256"), **_evaluation_cells(evaluation, entry)})
             else:
@@ -38,7 +38,7 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
             continue
         cset, sha256 = load(path), sha256_file(path)
         run = int(cset.meta.get("iterations_run", 0)) if budget is not None else None
-        evaluation = next((e for e in reversed(read_evaluations(folder)) if e.get("set_sha256") == sha256), None)
+        evaluation = headline(read_evaluations(folder), sha256)
         complete = budget is None or run >= budget
         row.update(state=("complete" if complete else "partial") + (", evaluated" if evaluation else ""), iterations_run=run,
                    device=cset.meta.get("built_on"), sha256=sha256)

@@ -26,6 +26,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from condensed_datasets.core.condensed_set import CondensedSet
+from condensed_datasets.core.methods import method_paper
 from condensed_datasets.core.errors import check_choice
 from condensed_datasets.core.registry import Registry
 from condensed_datasets.training.allocator import keep_freed_memory
@@ -366,23 +367,26 @@ def _train_group(group, images: Tensor, targets: Tensor, real: RealData, proto: 
         after_epoch(epoch + 1)
 
 
-def default_protocol(method: str) -> str:
-    """The evaluation protocol a method's paper used."""
-    from condensed_datasets.recipes import get_method
-
-    return get_method(method).protocol
+def default_protocol(cset: CondensedSet) -> str:
+    """The evaluation protocol of a set: the one it recorded when built, else its method's paper's."""
+    return cset.meta.get("protocol") or method_paper(cset.method).protocol
 
 
 def evaluate(cset: CondensedSet, real: RealData, **kwargs: Any) -> dict[str, Any]:
-    """Evaluate a condensed set (decoded through its decoder) with `train_and_test`.
+    """Evaluate a condensed set (decoded through its decoder) with `train_and_test`; the result names the set's
+    method and IPC and says whether it was reduced (fewer epochs than its protocol prescribes).
 
-    ``protocol`` defaults to the protocol of the set's method, ``arch`` to the network the set was
-    condensed with; the set's factor and IPC select protocol variants; other keyword arguments pass through.
+    ``protocol`` defaults to the set's (`default_protocol`), ``arch`` to the network the set was condensed
+    with; the set's factor and IPC select protocol variants; other keyword arguments pass through.
     """
-    kwargs.setdefault("protocol", default_protocol(cset.method))
+    if kwargs.get("protocol") is None:
+        kwargs["protocol"] = default_protocol(cset)
     if kwargs.get("arch") is None:  # the network the set was condensed with, as the papers evaluate (VICO eval_mode S)
         kwargs["arch"] = cset.meta.get("config", {}).get("arch", "convnet")
     kwargs.setdefault("traits", SetTraits(int(cset.decoder.params.get("factor", 1)), cset.ipc))
     with torch.no_grad():
         images, targets = cset.decode()
-    return train_and_test(images, targets, real, **kwargs)
+    result = train_and_test(images, targets, real, **kwargs)
+    full = full_epochs(result["protocol"], cset.dataset, cset.num_classes, result["train_images"])
+    result.update(method=cset.method, ipc=cset.ipc, reduced_epochs=result["epochs"] < full)
+    return result
