@@ -77,12 +77,12 @@ def main() -> None:
         real = cache.get(dataset) or cache.setdefault(dataset, load_source(dataset, root))
         t = time.perf_counter()
         if fixed is None:
-            build(dataset, method, ipc, out=args.out, real=real, iterations=2, overrides=overrides, progress=False)
+            build(dataset, method, ipc, out=args.out, source=real, iterations=2, overrides=overrides, progress=False)
             per_iter = (time.perf_counter() - t) / 2
             iterations = max(2, int(minutes * args.budget_scale * 60 / per_iter))
         else:
             iterations = fixed
-        path = build(dataset, method, ipc, out=args.out, real=real, iterations=iterations, overrides=overrides,
+        path = build(dataset, method, ipc, out=args.out, source=real, iterations=iterations, overrides=overrides,
                      progress=False, resume=fixed is None)
         if fixed is not None:
             per_iter = (time.perf_counter() - t) / fixed
@@ -90,7 +90,7 @@ def main() -> None:
         mine = evaluate(load(path), real, models=args.models, epochs=args.epochs, protocol=protocol, progress=False)
         key = (dataset, ipc, protocol)
         if key not in random_results:
-            rand_path = build(dataset, "random", ipc, out=args.out, real=real, progress=False)
+            rand_path = build(dataset, "random", ipc, out=args.out, source=real, progress=False)
             random_results[key] = evaluate(load(rand_path), real, models=args.models, epochs=args.epochs,
                                            protocol=protocol, progress=False)
         rand = random_results[key]

@@ -26,6 +26,7 @@ import torch
 from _data import mean_std, real_data_root
 from versus_official import OFFICIAL, run_official
 
+from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.pipeline.build import build
 from condensed_datasets.training.evaluate import evaluate, train_and_test
 from condensed_datasets.recipes import get_method
@@ -84,8 +85,8 @@ def main() -> None:
         print(f"| official | experiment {i} | {r['mean']:.2f} ± {r['std']:.2f} |", flush=True)
     with tempfile.TemporaryDirectory() as out:
         for seed in ours_seeds if "ours" in sides else []:
-            path = build(args.dataset, args.method, args.ipc, out=Path(out) / str(seed), real=real,
-                         iterations=args.iterations, seed=seed, overrides=overrides, progress=False)
+            path = build(args.dataset, args.method, args.ipc, out=Path(out) / str(seed), settings=RunSettings(seed=seed), source=real,
+                         iterations=args.iterations, overrides=overrides, progress=False)
             r = evaluate(load(path), real, **ev)
             rows["ours"].append(r["mean"])
             print(f"| ours | seed {seed} | {r['mean']:.2f} ± {r['std']:.2f} |", flush=True)

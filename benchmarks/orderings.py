@@ -20,6 +20,7 @@ import time
 import torch
 from _data import mean_std, real_data_root
 
+from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.pipeline.build import build
 from condensed_datasets.training.evaluate import evaluate
 from condensed_datasets.training.precision import precision_name, resolve_precision
@@ -40,8 +41,7 @@ PAIRS = {
 def _accuracy(dataset, method, ipc, iterations, overrides, seed, real, out, protocol, models, epochs, precision,
               resume) -> float:
     condensed = method != "random"
-    path = build(dataset, method, ipc, out=f"{out}/seed{seed}", real=real, progress=False, seed=seed,
-                 iterations=iterations if condensed else None, overrides=overrides if condensed else None,
+    path = build(dataset, method, ipc, out=f"{out}/seed{seed}", settings=RunSettings(seed=seed), source=real, progress=False, iterations=iterations if condensed else None, overrides=overrides if condensed else None,
                  resume=resume and condensed)
     result = evaluate(load(path), real, protocol=protocol, models=models, epochs=epochs, seed=0, progress=False,
                       precision=precision)

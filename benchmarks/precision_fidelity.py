@@ -30,6 +30,7 @@ import time
 
 from _data import real_data_root
 
+from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.pipeline.build import build
 from condensed_datasets.training.evaluate import evaluate
 from condensed_datasets.training.sources import load_source
@@ -65,8 +66,8 @@ def main() -> None:
     sets = {}
     for precision in ("fp32", "bf16") if "real" in levers else ("fp32",) if {"eval", "compile", "compile-bf16"} & set(levers) else ():
         start = time.perf_counter()
-        path = build("cifar10", "dm", 10, out=f"{out}/{precision}", real=cifar, iterations=args.dm_iterations,
-                     progress=False, real_precision=precision)
+        path = build("cifar10", "dm", 10, out=f"{out}/{precision}", settings=RunSettings(real_precision=precision), source=cifar, iterations=args.dm_iterations,
+                     progress=False)
         sets[precision] = (load(path), time.perf_counter() - start)
     if "real" in levers:
         off, on = (evaluate(sets[p][0], cifar, precision="fp32", **ev) for p in ("fp32", "bf16"))
@@ -93,9 +94,8 @@ def main() -> None:
             built = []
             for precision, compilation, matching in (before, after):
                 start = time.perf_counter()
-                path = build(dataset, method, int(ipc), out=f"{out}/{name}-{lever}-{len(built)}", real=real,
-                             iterations=int(iterations), progress=False, train_precision=precision,
-                             train_compilation=compilation, match_compilation=matching, seed=args.seed)
+                path = build(dataset, method, int(ipc), out=f"{out}/{name}-{lever}-{len(built)}", settings=RunSettings(train_precision=precision, train_compilation=compilation, match_compilation=matching, seed=args.seed), source=real,
+                             iterations=int(iterations), progress=False)
                 built.append((load(path), time.perf_counter() - start))
             off, on = (evaluate(b[0], real, **{**ev, "precision": args.eval_precision}) for b in built)
             off["seconds"], on["seconds"] = built[0][1], built[1][1]

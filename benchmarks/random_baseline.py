@@ -40,7 +40,7 @@ def main() -> None:
         real = load_source(name, root)
         load_s = time.perf_counter() - t
         for ipc in map(int, args.ipcs.split(",")):
-            path = build(name, "random", ipc, out=args.out, real=real, progress=False)
+            path = build(name, "random", ipc, out=args.out, source=real, progress=False)
             r = evaluate(load(path), real, models=args.models, epochs=args.epochs, protocol=args.protocol, progress=False)
             print(f"| {name} | {ipc} | {r['protocol']} | {r['epochs']} | {r['models']} | {r['mean']:.1f} ± {r['std']:.1f} | "
                   f"{PUBLISHED[(name, ipc)]} | {r['seconds']:.0f} |", flush=True)

@@ -28,14 +28,14 @@ from condensed_datasets.training.sources import load_source
 
 def time_build(real, dataset: str, method: str, ipc: int, iterations: int, overrides: dict, out: str) -> float:
     t = time.perf_counter()
-    build(dataset, method, ipc, out=out, real=real, iterations=iterations, overrides=overrides, progress=False)
+    build(dataset, method, ipc, out=out, source=real, iterations=iterations, overrides=overrides, progress=False)
     return (time.perf_counter() - t) / iterations
 
 
 def seconds_per_iteration(real, dataset: str, method: str, ipc: int, iterations: int, out: str, **options) -> list[float]:
     """Each iteration's seconds after the first (which carries the setup)."""
     stamps: list[float] = []
-    build(dataset, method, ipc, out=out, real=real, iterations=iterations, progress=False,
+    build(dataset, method, ipc, out=out, source=real, iterations=iterations, progress=False,
           on_iteration=lambda it, loss: stamps.append(time.perf_counter()), **options)
     return [b - a for a, b in zip(stamps, stamps[1:])]
 

@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 from _data import median, real_data_root
 
+from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.training.allocator import KEEP_FREED_ENV
 from condensed_datasets.pipeline.build import build
 from condensed_datasets.recipes import get_method
@@ -125,10 +126,7 @@ def per_iteration(stamps: list[float], starts: bool) -> float:
 def time_ours(dataset: str, method: str, ipc: int, iterations: int, real, out: str, real_precision: str,
               train_precision: str, train_compilation: str, match_compilation: str, device: str = "cpu") -> float:
     stamps: list[float] = []
-    build(dataset, method, ipc, out=out, real=real, iterations=iterations, progress=False, real_precision=real_precision,
-          device=device,
-          train_precision=train_precision, train_compilation=train_compilation, match_compilation=match_compilation,
-          on_iteration=lambda it, loss: stamps.append(time.perf_counter()))
+    build(dataset, method, ipc, out=out, settings=RunSettings(real_precision=real_precision, device=device, train_precision=train_precision, train_compilation=train_compilation, match_compilation=match_compilation), source=real, iterations=iterations, progress=False, on_iteration=lambda it, loss: stamps.append(time.perf_counter()))
     return per_iteration(stamps, starts=False)
 
 

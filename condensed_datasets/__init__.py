@@ -1,8 +1,7 @@
 """condensed-datasets: condensed (distilled) image datasets, reproducible and one line away."""
 
-__version__ = "0.1.0"
-
-from condensed_datasets.core.condensed_set import CondensedSet, DecoderSpec  # noqa: E402
+from condensed_datasets.core.condensed_set import CondensedSet, DecoderSpec
+from condensed_datasets.core.version import __version__
 from condensed_datasets.datasets import (
     CondensedCIFAR10,
     CondensedCIFAR100,
@@ -15,7 +14,7 @@ from condensed_datasets.datasets import (
     list_sets,
     load_condensed,
 )
-from condensed_datasets.training.sources import RealData, list_sources, load_source  # noqa: E402
+from condensed_datasets.training.sources import RealData, list_sources, load_source
 
 __all__ = [
     "CondensedSet", "DecoderSpec", "RealData", "list_sources", "load_source", "__version__", "CondensedDataset",

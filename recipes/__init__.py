@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 from condensed_datasets.core.condensed_set import CondensedSet
-from condensed_datasets.condense.frame import RunOptions
+from condensed_datasets.condense.frame import SetupFn, run_recipe
+from condensed_datasets.condense.settings import RunOptions
 from condensed_datasets.core.methods import METHOD_NAMES, MethodPaper, method_paper
 from condensed_datasets.core.registry import Registry
 from condensed_datasets.training.sources import RealData
@@ -27,7 +29,8 @@ class Method:
     Attributes:
         name: the method key (``dc``, ``dm``, ...), one of `METHOD_PAPERS` (its paper, citation and
             evaluation protocol live there, so that loading and evaluating a set never import a recipe).
-        condense: the recipe.
+        condense: the recipe, for a method without iterations (``condense(real, ipc, config, run) -> CondensedSet``).
+        setup: an iterative method's setup (`condense.frame.Setup`): the frame runs it (`condense.frame.run_recipe`).
         defaults: config used for every (dataset, IPC). published: overrides per ``(dataset, ipc)``
             (``(dataset, None)`` and ``(None, ipc)`` match any IPC / any dataset).
         iterations_key: the config entry ``--iterations`` sets (``None``: the method has no iterations).
@@ -35,11 +38,18 @@ class Method:
     """
 
     name: str
-    condense: CondenseFn
+    condense: CondenseFn | None = None
+    setup: SetupFn | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
     iterations_key: str | None = None  # the config key that ``--iterations`` overrides
     per_ipc: Callable[[int], dict[str, Any]] | None = None  # rules that depend on IPC alone (loop counts)
     published: dict[tuple[str | None, int | None], dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.condense is None) == (self.setup is None):
+            raise ValueError(f"method {self.name!r}: give condense (no iterations) or setup (the frame runs it), not both")
+        if self.setup is not None:
+            object.__setattr__(self, "condense", partial(run_recipe, self.name, self.setup))
 
     @property
     def about(self) -> MethodPaper:

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from condensed_datasets.condense.frame import RunOptions
+import torch
+
+from condensed_datasets.condense.frame import Setup
 from condensed_datasets.condense.gradient_matching import (
     GM_DEFAULTS,
-    condense_by_gradient_matching,
     gm_loops,
+    gradient_matching_setup,
 )
-from condensed_datasets.core.condensed_set import CondensedSet
+from condensed_datasets.condense.settings import RunOptions
 from condensed_datasets.training.sources import RealData
 
 from . import Method, register_method
@@ -31,14 +33,14 @@ from . import Method, register_method
 # Shared by DC, DSA and DCMG; net_momentum 0 is the released DSA code's (VICO main.py l.150 since e9d935b).
 
 
-def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) -> CondensedSet:
+def setup(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, generator: torch.Generator) -> Setup:
     """Gradient matching without augmentation."""
-    return condense_by_gradient_matching(real, ipc, config, run, "dc")
+    return gradient_matching_setup(real, ipc, config, run, generator)
 
 
 # VICO main.py l.139 at f971a6b..0061269 (the code behind the README numbers); 0 since e9d935b (see the docstring).
 DC_NET_MOMENTUM = 0.5
 
 register_method(Method(
-    name="dc", condense=condense, defaults={**GM_DEFAULTS, "net_momentum": DC_NET_MOMENTUM}, iterations_key="iterations", per_ipc=gm_loops,
+    name="dc", setup=setup, defaults={**GM_DEFAULTS, "net_momentum": DC_NET_MOMENTUM}, iterations_key="iterations", per_ipc=gm_loops,
 ))

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from condensed_datasets.condense.frame import RunOptions
+import torch
+
+from condensed_datasets.condense.frame import Setup
 from condensed_datasets.condense.gradient_matching import (
     GM_DEFAULTS,
-    condense_by_gradient_matching,
     gm_loops,
+    gradient_matching_setup,
 )
-from condensed_datasets.core.condensed_set import CondensedSet
+from condensed_datasets.condense.settings import RunOptions
 from condensed_datasets.training.sources import RealData
 
 from . import Method, register_method
@@ -36,17 +38,17 @@ VARIANTS = {
 }
 
 
-def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) -> CondensedSet:
+def setup(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, generator: torch.Generator) -> Setup:
     """Multi-level gradient matching; ``config['variant']`` picks M, MD or MDA."""
     variant = config["variant"]
     if variant not in VARIANTS:
         raise ValueError(f"unknown dcmg variant {variant!r}; valid choices: {', '.join(VARIANTS)}")
     config = {**config, **VARIANTS[variant], "inter_class_weight": real.num_classes}
-    return condense_by_gradient_matching(real, ipc, config, run, "dcmg")
+    return gradient_matching_setup(real, ipc, config, run, generator)
 
 
 register_method(Method(
-    name="dcmg", condense=condense, defaults={**GM_DEFAULTS, "net_momentum": 0.5, "metric": "angle_magnitude", "metric_weight": 1.0, "variant": "MDA"},
+    name="dcmg", setup=setup, defaults={**GM_DEFAULTS, "net_momentum": 0.5, "metric": "angle_magnitude", "metric_weight": 1.0, "variant": "MDA"},
     iterations_key="iterations", per_ipc=gm_loops,
     # No per-setting magnitude weight: ZixuanJiang/improved-dataset-condensation utils.py l.215-219 returns
     # dis1 + dis2 (angle + magnitude, weight 1) for every run; the paper's text is not available to us to say otherwise.

@@ -17,11 +17,12 @@ from typing import Any
 
 import torch
 
-from condensed_datasets.condense.checkpoint import RecipeState, run_iterations
+from condensed_datasets.condense.checkpoint import RecipeState
 from condensed_datasets.condense.distances import mean_embedding_distance
-from condensed_datasets.condense.frame import RunOptions, set_meta
+from condensed_datasets.condense.frame import Setup
 from condensed_datasets.condense.sampling import init_images, sample_class
-from condensed_datasets.core.condensed_set import CondensedSet, class_major_labels
+from condensed_datasets.condense.settings import RunOptions
+from condensed_datasets.core.condensed_set import class_major_labels
 from condensed_datasets.training.augment import DiffAugment
 from condensed_datasets.training.nets import get_network
 from condensed_datasets.training.precision import (
@@ -35,11 +36,9 @@ from condensed_datasets.training.sources import RealData
 from . import Method, register_method
 
 
-def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) -> CondensedSet:
-    """Distribution matching for ``config['iterations']`` iterations."""
+def setup(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, generator: torch.Generator) -> Setup:
+    """Distribution matching: images initialised from real ones, one step matches mean embeddings per class."""
     device = run.torch_device
-    torch.manual_seed(run.seed)
-    generator = torch.Generator().manual_seed(run.seed)
     images = init_images(real, ipc, config["init"], generator).to(device).requires_grad_(True)
     state = RecipeState(images, torch.optim.SGD([images], lr=config["lr_img"], momentum=0.5), generator)
     aug = DiffAugment(config.get("dsa_strategy") or real.dsa_strategy)
@@ -74,15 +73,11 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
         state.optimizer.step()
         return float(loss.detach())
 
-    run_iterations(state, step, int(config["iterations"]), run, "dm", config, resume_ignores=("iterations",),
-                   identity=recorded, compiled={})
-    labels = class_major_labels(n_cls, ipc, device)
-    return CondensedSet(images.detach(), labels, set_meta(real, "dm", ipc, config, run.seed, iterations_run=state.iteration,
-                                                             **recorded))
+    return Setup(state, step, class_major_labels(n_cls, ipc, device), identity=recorded)
 
 
 register_method(Method(
-    name="dm", condense=condense, defaults={"arch": "convnet", "init": "real", "lr_img": 1.0, "batch_real": 256, "iterations": 20000,
+    name="dm", setup=setup, defaults={"arch": "convnet", "init": "real", "lr_img": 1.0, "batch_real": 256, "iterations": 20000,
               "dsa_strategy": None, "batched_classes": True},
     iterations_key="iterations",
     published={

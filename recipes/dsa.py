@@ -10,24 +10,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from condensed_datasets.condense.frame import RunOptions
+import torch
+
+from condensed_datasets.condense.frame import Setup
 from condensed_datasets.condense.gradient_matching import (
     GM_DEFAULTS,
-    condense_by_gradient_matching,
     gm_loops,
+    gradient_matching_setup,
 )
-from condensed_datasets.core.condensed_set import CondensedSet
+from condensed_datasets.condense.settings import RunOptions
 from condensed_datasets.training.sources import RealData
 
 from . import Method, register_method
 
 
-def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) -> CondensedSet:
+def setup(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, generator: torch.Generator) -> Setup:
     """Gradient matching with siamese augmentation; the strategy defaults to the dataset's."""
     config = {**config, "dsa_strategy": config.get("dsa_strategy") or real.dsa_strategy}
-    return condense_by_gradient_matching(real, ipc, config, run, "dsa")
+    return gradient_matching_setup(real, ipc, config, run, generator)
 
 
 register_method(Method(
-    name="dsa", condense=condense, defaults={**GM_DEFAULTS, "init": "real"}, iterations_key="iterations", per_ipc=gm_loops,
+    name="dsa", setup=setup, defaults={**GM_DEFAULTS, "init": "real"}, iterations_key="iterations", per_ipc=gm_loops,
 ))

@@ -14,8 +14,9 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from condensed_datasets.condense.frame import RunOptions, set_meta
+from condensed_datasets.condense.frame import seeded, set_meta
 from condensed_datasets.condense.sampling import embed_all, train_on_real
+from condensed_datasets.condense.settings import RunOptions
 from condensed_datasets.core.condensed_set import CondensedSet, class_major_labels
 from condensed_datasets.training.nets import get_network
 from condensed_datasets.training.sources import RealData
@@ -41,8 +42,7 @@ def herding_select(features: Tensor, k: int) -> Tensor:
 
 def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) -> CondensedSet:
     """Train the feature network on real data, then herd ``ipc`` images per class."""
-    torch.manual_seed(run.seed)
-    generator = torch.Generator().manual_seed(run.seed)
+    generator = seeded(run)
     net = get_network(config["arch"], real.channels, real.num_classes, real.image_size).to(run.torch_device)
     steps = int(config["train_steps"])
     with tqdm(total=steps + real.num_classes, desc="herding", disable=not run.progress) as bar:

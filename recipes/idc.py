@@ -31,16 +31,15 @@ from condensed_datasets.condense.checkpoint import (
     RecipeState,
     load_module_tensors,
     module_tensors,
-    run_iterations,
 )
-from condensed_datasets.condense.frame import RunOptions, set_meta
+from condensed_datasets.condense.frame import Setup
 from condensed_datasets.condense.matching_pass import (
     can_compile_matching,
     class_distance,
 )
 from condensed_datasets.condense.sampling import sample_class, train_on_real
+from condensed_datasets.condense.settings import RunOptions
 from condensed_datasets.core.condensed_set import (
-    CondensedSet,
     DecoderSpec,
     class_major_labels,
 )
@@ -83,11 +82,9 @@ def mix_init(real: RealData, ipc: int, factor: int) -> torch.Tensor:
     return out
 
 
-def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, method: str = "idc") -> CondensedSet:
+def setup(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, generator: torch.Generator) -> Setup:
     """IDC (``factor`` > 1) or IDC-I (``factor`` = 1)."""
     device = run.torch_device
-    torch.manual_seed(run.seed)
-    generator = torch.Generator().manual_seed(run.seed)
     factor = int(config["factor"])
     spec = multi_formation_spec(factor, real.mean, real.std) if factor > 1 else DecoderSpec()
     images = mix_init(real, ipc, factor).to(device).requires_grad_(True)
@@ -144,11 +141,8 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, 
         state.extra = module_tensors("net", net, holder["opt"])
         return total / real.num_classes
 
-    run_iterations(state, step, int(config["iterations"]), run, method, config, resume_ignores=("iterations",),
-                   on_restore=restore_network, identity=recorded, compiled={**compile_record, **match_record})
-    meta = set_meta(real, method, ipc, config, run.seed, iterations_run=state.iteration, factor=factor, **recorded,
-                    **compile_record, **match_record)
-    return CondensedSet(images.detach(), labels, meta, spec)
+    return Setup(state, step, labels, spec, identity=recorded, compiled={**compile_record, **match_record},
+                 on_restore=restore_network, extra_meta=lambda: {"factor": factor})
 
 
 def _per_dataset(factor: int) -> dict[tuple[str | None, int | None], dict[str, Any]]:
@@ -171,9 +165,9 @@ IDC_DEFAULTS: dict[str, Any] = {
     "lr_net": 0.01, "wd_net": 5e-4, "lr_size_ratio": 1.0,
 }
 register_method(Method(
-    name="idc", condense=condense, defaults={**IDC_DEFAULTS, "factor": 2}, iterations_key="iterations",
+    name="idc", setup=setup, defaults={**IDC_DEFAULTS, "factor": 2}, iterations_key="iterations",
     published={**_per_dataset(2), ("tinyimagenet", None): {**_per_dataset(2)[("tinyimagenet", None)], "factor": 3}},
 ))
 register_method(Method(
-    name="idc-i", condense=lambda real, ipc, config, run: condense(real, ipc, config, run, "idc-i"), defaults={**IDC_DEFAULTS, "factor": 1}, iterations_key="iterations", published=_per_dataset(1),
+    name="idc-i", setup=setup, defaults={**IDC_DEFAULTS, "factor": 1}, iterations_key="iterations", published=_per_dataset(1),
 ))

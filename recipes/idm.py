@@ -29,11 +29,11 @@ from condensed_datasets.condense.checkpoint import (
     RecipeState,
     load_module_tensors,
     module_tensors,
-    run_iterations,
 )
-from condensed_datasets.condense.frame import RunOptions, set_meta
+from condensed_datasets.condense.frame import Setup
 from condensed_datasets.condense.sampling import real_init, sample_class, train_on_real
-from condensed_datasets.core.condensed_set import CondensedSet, class_major_labels
+from condensed_datasets.condense.settings import RunOptions
+from condensed_datasets.core.condensed_set import class_major_labels
 from condensed_datasets.core.decoders import decode, multi_formation_spec
 from condensed_datasets.training.augment import DiffAugment
 from condensed_datasets.training.compilation import compiled, training_compilation
@@ -124,11 +124,9 @@ def mosaic_init(real: RealData, ipc: int, generator: torch.Generator) -> Tensor:
     return torch.cat(out)
 
 
-def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) -> CondensedSet:
-    """IDM for ``config['iterations']`` iterations."""
+def setup(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, generator: torch.Generator) -> Setup:
+    """IDM: mosaic initialisation, a queue of networks trained on real data, per-class embedding matching."""
     device = run.torch_device
-    torch.manual_seed(run.seed)
-    generator = torch.Generator().manual_seed(run.seed)
     spec = multi_formation_spec(2, real.mean, real.std)
     if config["init"] not in INITS:
         raise ValueError(f"unknown init {config['init']!r}; valid choices: {', '.join(INITS)}")
@@ -186,15 +184,13 @@ def condense(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions) 
         state.extra = queue.to_tensors()
         return total / (config["train_net_num"] * real.num_classes)
 
-    run_iterations(state, step, int(config["iterations"]), run, "idm", config, resume_ignores=("iterations",),
-                   on_restore=lambda: queue.load_tensors(state.extra), identity=recorded, compiled=compile_record)
-    meta = set_meta(real, "idm", ipc, config, run.seed, iterations_run=state.iteration,
-                    queue_steps=[m.steps for m in queue.models], **recorded, **compile_record)
-    return CondensedSet(images.detach(), labels, meta, spec)
+    return Setup(state, step, labels, spec, identity=recorded, compiled=compile_record,
+                 on_restore=lambda: queue.load_tensors(state.extra),
+                 extra_meta=lambda: {"queue_steps": [m.steps for m in queue.models]})
 
 
 register_method(Method(
-    name="idm", condense=condense, defaults={"arch": "convnet", "lr_img": 0.2, "batch_real": 256, "iterations": 20000, "dsa_strategy": None,
+    name="idm", setup=setup, defaults={"arch": "convnet", "lr_img": 0.2, "batch_real": 256, "iterations": 20000, "dsa_strategy": None,
               "ce_weight": 0.5, "push_interval": 30, "n_max": 100, "model_train_steps": 10, "train_net_num": 1,
               "fetch_net_num": 2, "trained_bs": 256, "meter_reset": 100, "init": "mosaic"},
     iterations_key="iterations",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from condensed_datasets.condense.frame import RunOptions
+from condensed_datasets.condense.settings import RunOptions
 from condensed_datasets.recipes import get_method, list_methods
 from condensed_datasets.recipes.herding import herding_select
 

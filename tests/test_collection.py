@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from condensed_datasets.cli.main import main
+from condensed_datasets.training.evaluate import EvalSettings
 from condensed_datasets.pipeline.collection import load_collection, select
 from condensed_datasets.pipeline.jobs import jobs_for, run_local, run_ray
 from condensed_datasets.core.methods import METHOD_NAMES
@@ -171,7 +172,7 @@ def test_ray_engine_builds_the_same_files_as_the_local_engine(tmp_path, monkeypa
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")  # no usage report leaves this machine: loopback only
     monkeypatch.setenv("RAY_USAGE_STATS_PROMPT_ENABLED", "0")
     entries = select(["digits/random/1", "digits/dm/1"])
-    options = {"iterations": 3, "eval_epochs": 2, "eval_models": 2, "threads": 1}
+    options = {"iterations": 3, "evaluation": EvalSettings(models=2, epochs=2), "threads": 1}
     run_local(jobs_for(entries, out=str(tmp_path / "local"), **options), lambda r: None)
     ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
     try:

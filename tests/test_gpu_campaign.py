@@ -29,7 +29,7 @@ def _segments(path: Path) -> list[dict]:
 def test_the_campaign_rehearses_on_the_cpu_and_packs_what_a_window_brings_back(tmp_path, digits):
     staged = tmp_path / "hub_cards"
     # A checkpoint staged by an earlier window or machine: the campaign resumes it instead of starting over.
-    build("digits", "dm", 10, out=staged, real=digits, iterations=4, progress=False)
+    build("digits", "dm", 10, out=staged, source=digits, iterations=4, progress=False)
     (staged / "digits" / "dm" / "ipc10" / "condensed.safetensors").unlink()
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "scripts/gpu_campaign.py", "--out", str(out), "--device", "cpu", "--queue", "rehearsal",

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 from huggingface_hub import CommitOperationAdd, HfApi
-from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
+from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets import CondensedCIFAR10, CondensedDataset, CondensedDigits, list_sets, load_condensed
 from condensed_datasets.cli.main import main
 from condensed_datasets.core.condensed_set import CondensedSet
@@ -164,7 +163,7 @@ def test_path_traversal_is_refused(fake_hub):
 def test_load_condensed_by_path_and_to_hf_dataset(digits, tmp_path):
     from condensed_datasets.pipeline.build import build
 
-    path = build("digits", "random", 4, out=tmp_path, real=digits, progress=False, device=TEST_DEVICE)
+    path = build("digits", "random", 4, out=tmp_path, settings=RunSettings(device=TEST_DEVICE), source=digits, progress=False)
     ds = load_condensed(path)
     assert isinstance(ds, CondensedDataset) and len(ds) == 40 and ds.metadata["method"] == "random"
     by_spec = load_condensed("digits/random/ipc4", root=tmp_path, download=False)

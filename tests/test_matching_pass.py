@@ -3,9 +3,12 @@ architecture and batch shape; where recipes use it, how they record it, and wher
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
+from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.pipeline.build import build
 from condensed_datasets.training.compilation import AUTO_MIN_PIXELS, can_compile, matching_compilation
 from condensed_datasets.condense.matching_pass import can_compile_matching, class_distance
@@ -63,14 +66,15 @@ def test_matching_compilation_follows_the_work_and_the_architecture():
     ("dcmg", {"outer_loop": 2}, False),  # the inter-class term needs the gradients themselves: stays eager
 ])
 def test_compiled_matching_builds_the_eager_set_and_says_so(method, overrides, compiles, digits, tmp_path):
-    run = dict(real=digits, progress=False, overrides=overrides, iterations=2, train_precision="fp32", device="cpu")
-    eager = load(build("digits", method, 1, out=tmp_path / "a", match_compilation="off", **run))
-    fused = load(build("digits", method, 1, out=tmp_path / "b", match_compilation="on", **run))
-    by_default = load(build("digits", method, 1, out=tmp_path / "c", **run))  # a 2-iteration digits run stays eager
+    run = dict(source=digits, progress=False, overrides=overrides, iterations=2)
+    base = RunSettings(train_precision="fp32", device="cpu")
+    eager = load(build("digits", method, 1, out=tmp_path / "a", settings=replace(base, match_compilation="off"), **run))
+    fused = load(build("digits", method, 1, out=tmp_path / "b", settings=replace(base, match_compilation="on"), **run))
+    by_default = load(build("digits", method, 1, out=tmp_path / "c", settings=base, **run))  # a 2-iteration digits run stays eager
     assert fused.meta.get("match_compiled") is (True if compiles else None)
     assert "match_compiled" not in eager.meta and "match_compiled" not in by_default.meta
     assert torch.equal(by_default.images, eager.images)
-    moved = (eager.images - load(build("digits", method, 1, out=tmp_path / "d", match_compilation="off",
+    moved = (eager.images - load(build("digits", method, 1, out=tmp_path / "d", settings=replace(base, match_compilation="off"),
                                        **{**run, "iterations": 1})).images).abs().max()
     assert (fused.images - eager.images).abs().max() < 0.01 * moved  # far closer than one iteration's change
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.training.eval_augment import DCAugment
-from condensed_datasets.condense.frame import RunOptions
+from condensed_datasets.condense.settings import RunOptions
 from condensed_datasets.training.evaluate import PROTOCOLS, SetTraits, evaluate, periodic_epochs, train_and_test
 from condensed_datasets.training.nets import get_network
 from condensed_datasets.recipes import get_method
@@ -51,8 +52,7 @@ def test_evaluate_reads_factor_and_ipc_from_the_set(digits, tmp_path):
     from condensed_datasets.core.storage import load
 
     for method, cutmix in (("idc", 0.0), ("idc-i", 0.5)):
-        path = build("digits", method, 1, out=tmp_path, iterations=1, real=digits.subset(20), progress=False, device=DEVICE,
-                     overrides={"arch": "convnet-w32", "batch_real": 8, "n_data": 8, "inner_loop": 1})
+        path = build("digits", method, 1, out=tmp_path, iterations=1, settings=RunSettings(device=DEVICE), source=digits.subset(20), progress=False, overrides={"arch": "convnet-w32", "batch_real": 8, "n_data": 8, "inner_loop": 1})
         result = evaluate(load(path), digits, models=1, epochs=1, progress=False, device=DEVICE)
         assert result["cutmix_p"] == cutmix and result["arch"] == "convnet-w32"  # evaluated with the set's network
 

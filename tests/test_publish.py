@@ -110,7 +110,7 @@ def test_card_parses_and_its_snippet_runs(built, fake_hub, capsys):
 def test_card_command_renders_one_card_per_dataset(built, digits, tmp_path):
     from condensed_datasets.pipeline.build import build
 
-    build("digits", "random", 2, out=built, real=digits, progress=False)
+    build("digits", "random", 2, out=built, source=digits, progress=False)
     result = cli("card", str(built))
     assert result.exit_code == 0
     paths = result.output.split()
@@ -146,7 +146,7 @@ def test_push_refuses_bad_targets(built, digits, fake_hub):
 
     with pytest.raises(ValueError, match="invalid repo id"):
         push(built, "../evil")
-    build("digits", "random", 2, out=built, real=digits, progress=False)
+    build("digits", "random", 2, out=built, source=digits, progress=False)
     with pytest.raises(ValueError, match="one repo holds one dataset"):
         push(built, "org/mixed")
     assert fake_hub.hub.requests == []

@@ -11,10 +11,11 @@ import time
 import pytest
 import torch
 
+from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.pipeline.build import build
 from condensed_datasets.core.errors import CheckpointMismatchError, NonFiniteLossError, RunStopped
 from condensed_datasets.condense.checkpoint import read_checkpoint
-from condensed_datasets.condense.frame import RunOptions
+from condensed_datasets.condense.settings import RunOptions
 from condensed_datasets.condense.sampling import sample_class
 
 from conftest import TEST_DEVICE as DEVICE
@@ -117,37 +118,36 @@ RESUME_OVERRIDES = {"dm": FAST, "dsa": {**FAST, "outer_loop": 2, "inner_loop": 1
 @pytest.mark.parametrize("method", sorted(RESUME_OVERRIDES))
 def test_resume_reproduces_the_uninterrupted_run(tiny, tmp_path, method):
     overrides = RESUME_OVERRIDES[method]
-    fresh = build("digits", method, 1, out=tmp_path / "fresh", iterations=6, real=tiny, progress=False, device=DEVICE, overrides=overrides)
-    build("digits", method, 1, out=tmp_path / "split", iterations=3, real=tiny, progress=False, device=DEVICE, overrides=overrides)
+    fresh = build("digits", method, 1, out=tmp_path / "fresh", iterations=6, settings=RunSettings(device=DEVICE), source=tiny, progress=False, overrides=overrides)
+    build("digits", method, 1, out=tmp_path / "split", iterations=3, settings=RunSettings(device=DEVICE), source=tiny, progress=False, overrides=overrides)
     _, info = read_checkpoint(tmp_path / "split" / "digits" / method / "ipc1" / "checkpoint.safetensors")
     assert info["iteration"] == 3
-    resumed = build("digits", method, 1, out=tmp_path / "split", iterations=6, real=tiny, progress=False, device=DEVICE,
-                    overrides=overrides, resume=True)
+    resumed = build("digits", method, 1, out=tmp_path / "split", iterations=6, settings=RunSettings(device=DEVICE), source=tiny, progress=False, overrides=overrides, resume=True)
     assert torch.equal(load(fresh).images, load(resumed).images)
 
 
 def test_resume_refuses_a_checkpoint_of_another_config(tiny, tmp_path):
-    build("digits", "dm", 1, out=tmp_path, iterations=2, real=tiny, progress=False, device=DEVICE, overrides=FAST)
+    build("digits", "dm", 1, out=tmp_path, iterations=2, settings=RunSettings(device=DEVICE), source=tiny, progress=False, overrides=FAST)
     with pytest.raises(ValueError, match="different run"):
-        build("digits", "dm", 1, out=tmp_path, iterations=4, real=tiny, progress=False, device=DEVICE, overrides={**FAST, "lr_img": 0.5}, resume=True)
+        build("digits", "dm", 1, out=tmp_path, iterations=4, settings=RunSettings(device=DEVICE), source=tiny, progress=False, overrides={**FAST, "lr_img": 0.5}, resume=True)
 
 
 def test_a_resume_keeps_the_arithmetic_the_checkpoint_was_written_with(tiny, tmp_path):
     # Started in float32 (another machine's auto may pick bf16): auto on resume keeps float32, and equals a fresh run.
-    common = dict(real=tiny, progress=False, device=DEVICE, overrides=FAST)
-    fresh = build("digits", "dm", 1, out=tmp_path / "fresh", iterations=4, real_precision="fp32", **common)
-    build("digits", "dm", 1, out=tmp_path / "split", iterations=2, real_precision="fp32", **common)
-    resumed = build("digits", "dm", 1, out=tmp_path / "split", iterations=4, real_precision="auto", resume=True, **common)
+    common = dict(source=tiny, progress=False, overrides=FAST)
+    fresh = build("digits", "dm", 1, out=tmp_path / "fresh", iterations=4, settings=RunSettings(device=DEVICE, real_precision="fp32"), **common)
+    build("digits", "dm", 1, out=tmp_path / "split", iterations=2, settings=RunSettings(device=DEVICE, real_precision="fp32"), **common)
+    resumed = build("digits", "dm", 1, out=tmp_path / "split", iterations=4, settings=RunSettings(device=DEVICE, real_precision="auto"), resume=True, **common)
     assert load(resumed).meta["real_precision"] == "float32" and torch.equal(load(fresh).images, load(resumed).images)
     with pytest.raises(CheckpointMismatchError, match="written with --real-precision fp32, this run asks for bf16: resume with "
                        "--real-precision fp32"):
-        build("digits", "dm", 1, out=tmp_path / "split", iterations=6, real_precision="bf16", resume=True, **common)
+        build("digits", "dm", 1, out=tmp_path / "split", iterations=6, settings=RunSettings(device=DEVICE, real_precision="bf16"), resume=True, **common)
     # Compiled or not is recorded too: an explicit other choice is refused, auto keeps it.
-    dsa = dict(real=tiny, progress=False, device=DEVICE, overrides={**FAST, "outer_loop": 2, "inner_loop": 1})
-    build("digits", "dsa", 1, out=tmp_path, iterations=1, match_compilation="off", **dsa)
+    dsa = dict(source=tiny, progress=False, overrides={**FAST, "outer_loop": 2, "inner_loop": 1})
+    build("digits", "dsa", 1, out=tmp_path, iterations=1, settings=RunSettings(device=DEVICE, match_compilation="off"), **dsa)
     with pytest.raises(CheckpointMismatchError, match="--match-compile off, this run asks for on"):
-        build("digits", "dsa", 1, out=tmp_path, iterations=2, match_compilation="on", resume=True, **dsa)
-    assert "match_compiled" not in load(build("digits", "dsa", 1, out=tmp_path, iterations=2, resume=True, **dsa)).meta
+        build("digits", "dsa", 1, out=tmp_path, iterations=2, settings=RunSettings(device=DEVICE, match_compilation="on"), resume=True, **dsa)
+    assert "match_compiled" not in load(build("digits", "dsa", 1, out=tmp_path, iterations=2, settings=RunSettings(device=DEVICE), resume=True, **dsa)).meta
 
 
 def test_a_sigterm_stops_the_run_at_an_iteration_boundary_with_a_checkpoint(tiny, tmp_path):
@@ -157,24 +157,22 @@ def test_a_sigterm_stops_the_run_at_an_iteration_boundary_with_a_checkpoint(tiny
 
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(RunStopped, match="after iteration 3 of 50; checkpoint .*continue it with --resume"):
-        build("digits", "dm", 1, out=tmp_path / "split", iterations=50, real=tiny, progress=False, device=DEVICE, overrides=FAST,
+        build("digits", "dm", 1, out=tmp_path / "split", iterations=50, settings=RunSettings(device=DEVICE), source=tiny, progress=False, overrides=FAST,
               on_iteration=stop_at_third)
     _, info = read_checkpoint(tmp_path / "split" / "digits" / "dm" / "ipc1" / "checkpoint.safetensors")
     assert info["iteration"] == 3 and [(s["from"], s["to"]) for s in info["segments"]] == [(0, 3)]
     assert signal.getsignal(signal.SIGTERM) is before  # the handler lives only as long as the run
-    resumed = build("digits", "dm", 1, out=tmp_path / "split", iterations=5, real=tiny, progress=False, device=DEVICE,
-                    overrides=FAST, resume=True)
-    fresh = build("digits", "dm", 1, out=tmp_path / "fresh", iterations=5, real=tiny, progress=False, device=DEVICE, overrides=FAST)
+    resumed = build("digits", "dm", 1, out=tmp_path / "split", iterations=5, settings=RunSettings(device=DEVICE), source=tiny, progress=False, overrides=FAST, resume=True)
+    fresh = build("digits", "dm", 1, out=tmp_path / "fresh", iterations=5, settings=RunSettings(device=DEVICE), source=tiny, progress=False, overrides=FAST)
     assert torch.equal(load(fresh).images, load(resumed).images)
 
 
 def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tiny, tmp_path):
-    build("digits", "dm", 1, out=tmp_path, iterations=2, real=tiny, progress=False, device=DEVICE, overrides=FAST)
+    build("digits", "dm", 1, out=tmp_path, iterations=2, settings=RunSettings(device=DEVICE), source=tiny, progress=False, overrides=FAST)
     ckpt = tmp_path / "digits" / "dm" / "ipc1" / "checkpoint.safetensors"
     before = ckpt.read_bytes()
     with pytest.raises(NonFiniteLossError, match="last good checkpoint"):
-        build("digits", "dm", 1, out=tmp_path, iterations=50, real=tiny, progress=False, device=DEVICE,
-              overrides={**FAST, "lr_img": 1e30}, resume=False)
+        build("digits", "dm", 1, out=tmp_path, iterations=50, settings=RunSettings(device=DEVICE), source=tiny, progress=False, overrides={**FAST, "lr_img": 1e30}, resume=False)
     assert ckpt.read_bytes() == before  # untouched: only finite iterations are ever saved
     assert not (tmp_path / "digits" / "dm" / "ipc1" / "condensed.safetensors").exists() or load(
         tmp_path / "digits" / "dm" / "ipc1" / "condensed.safetensors").meta["method"] == "dm"
@@ -302,7 +300,7 @@ def test_idc_export_round_trips_through_the_loader(tiny, tmp_path):
     from condensed_datasets import CondensedDigits
     from condensed_datasets.core.decoders import decode
 
-    path = build("digits", "idc", 2, out=tmp_path, iterations=2, real=tiny, progress=False, device=DEVICE, overrides=IDC_FAST)
+    path = build("digits", "idc", 2, out=tmp_path, iterations=2, settings=RunSettings(device=DEVICE), source=tiny, progress=False, overrides=IDC_FAST)
     cset = load(path)
     inside, _ = decode(cset.decoder, cset.images, cset.labels)  # what the recipe trains on
     ds = CondensedDigits(root=tmp_path, method="idc", ipc=2, download=False)
@@ -337,12 +335,12 @@ def test_idc_init_cycles_through_a_class_smaller_than_its_grid(digits):
 
 def test_idm_queue_is_bounded_and_its_models_differ_in_age(tiny, tmp_path):
     overrides = {**FAST, "trained_bs": 16, "push_interval": 1, "n_max": 4, "model_train_steps": 2}
-    path = build("digits", "idm", 1, out=tmp_path / "a", iterations=6, real=tiny, progress=False, device=DEVICE, overrides=overrides)
+    path = build("digits", "idm", 1, out=tmp_path / "a", iterations=6, settings=RunSettings(device=DEVICE), source=tiny, progress=False, overrides=overrides)
     steps = load(path).meta["queue_steps"]
     assert len(steps) == 4  # 3 initial + 6 pushes, capped at n_max
     assert len(set(steps)) > 1
-    build("digits", "idm", 1, out=tmp_path / "b", iterations=3, real=tiny, progress=False, device=DEVICE, overrides=overrides)
-    resumed = build("digits", "idm", 1, out=tmp_path / "b", iterations=6, real=tiny, progress=False, device=DEVICE, overrides=overrides, resume=True)
+    build("digits", "idm", 1, out=tmp_path / "b", iterations=3, settings=RunSettings(device=DEVICE), source=tiny, progress=False, overrides=overrides)
+    resumed = build("digits", "idm", 1, out=tmp_path / "b", iterations=6, settings=RunSettings(device=DEVICE), source=tiny, progress=False, overrides=overrides, resume=True)
     assert torch.equal(load(resumed).images, load(path).images) and load(resumed).meta["queue_steps"] == steps
 
 

@@ -7,6 +7,8 @@ float32, with the precision recorded), and bad choices must be refused with the 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 import math
 import os
@@ -18,6 +20,7 @@ import torch
 from click.testing import CliRunner
 from torch import nn
 
+from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.training.allocator import KEEP_FREED_ENV, keep_freed_memory
 from condensed_datasets.pipeline.build import build
 from condensed_datasets.cli.main import main
@@ -54,7 +57,9 @@ def test_allocator_setting_applies_on_linux_and_can_be_turned_off():
 
 def test_allocator_setting_changes_no_number(tmp_path):
     code = ("import sys; from condensed_datasets.pipeline.build import build; "
-            "print(build('digits', 'dm', 1, out=sys.argv[1], iterations=2, progress=False, real_precision='fp32'))")
+            "from condensed_datasets.condense.settings import RunSettings; "
+            "print(build('digits', 'dm', 1, out=sys.argv[1], iterations=2, progress=False, "
+            "settings=RunSettings(real_precision='fp32')))")
     paths = []
     for flag in ("1", "0"):
         done = subprocess.run([sys.executable, "-c", code, str(tmp_path / flag)], capture_output=True, text=True, check=True,
@@ -151,8 +156,7 @@ def test_bf16_real_embeddings_build_a_close_set_and_record_it(method, digits, tm
     sets = {}
     for precision in ("fp32", "bf16"):
         losses: list[float] = []
-        path = build("digits", method, 2, out=tmp_path / precision, real=digits, iterations=4, progress=False, device=device,
-                     real_precision=precision, on_iteration=lambda it, loss: losses.append(loss))
+        path = build("digits", method, 2, out=tmp_path / precision, settings=RunSettings(device=device, real_precision=precision), source=digits, iterations=4, progress=False, on_iteration=lambda it, loss: losses.append(loss))
         assert len(losses) == 4 and all(math.isfinite(v) for v in losses)
         sets[precision] = load(path)
     assert sets["fp32"].meta["real_precision"] == "float32"
@@ -163,14 +167,14 @@ def test_bf16_real_embeddings_build_a_close_set_and_record_it(method, digits, tm
 
 
 def test_fp32_real_precision_reproduces_the_float32_set(digits, tmp_path, device):
-    first = build("digits", "dm", 2, out=tmp_path / "a", real=digits, iterations=3, progress=False, device=device, real_precision="fp32")
-    again = build("digits", "dm", 2, out=tmp_path / "b", real=digits, iterations=3, progress=False, device=device, real_precision="fp32")
+    first = build("digits", "dm", 2, out=tmp_path / "a", settings=RunSettings(device=device, real_precision="fp32"), source=digits, iterations=3, progress=False)
+    again = build("digits", "dm", 2, out=tmp_path / "b", settings=RunSettings(device=device, real_precision="fp32"), source=digits, iterations=3, progress=False)
     assert torch.equal(load(first).images, load(again).images)
 
 
 def test_bad_real_precision_is_refused_by_name(digits, tmp_path):
     with pytest.raises(ValueError, match=r"'half'.*auto, bf16, fp32"):
-        build("digits", "dm", 2, out=tmp_path, real=digits, iterations=1, progress=False, real_precision="half")
+        build("digits", "dm", 2, out=tmp_path, settings=RunSettings(real_precision="half"), source=digits, iterations=1, progress=False)
     result = CliRunner().invoke(main, ["build", "digits", "--method", "dm", "--ipc", "1", "--out", str(tmp_path),
                                        "--real-precision", "half"])
     assert result.exit_code == 2 and "'half' is not one of 'auto', 'bf16', 'fp32'" in result.output
@@ -217,11 +221,11 @@ def test_evaluation_precision_is_refused_by_name(digits):
 def test_a_resume_must_keep_the_real_precision(digits, tmp_path):
     from condensed_datasets.core.errors import CheckpointMismatchError
 
-    run = dict(out=tmp_path, real=digits, progress=False, checkpoint_minutes=0)
-    build("digits", "dm", 2, iterations=2, real_precision="fp32", **run)
+    run = dict(out=tmp_path, source=digits, progress=False)
+    build("digits", "dm", 2, iterations=2, settings=RunSettings(real_precision="fp32", checkpoint_minutes=0), **run)
     with pytest.raises(CheckpointMismatchError, match="written with --real-precision fp32, this run asks for bf16: resume with --real-precision fp32"):
-        build("digits", "dm", 2, iterations=4, real_precision="bf16", resume=True, **run)
-    resumed = load(build("digits", "dm", 2, iterations=4, real_precision="fp32", resume=True, **run))
+        build("digits", "dm", 2, iterations=4, settings=RunSettings(real_precision="bf16", checkpoint_minutes=0), resume=True, **run)
+    resumed = load(build("digits", "dm", 2, iterations=4, settings=RunSettings(real_precision="fp32", checkpoint_minutes=0), resume=True, **run))
     assert resumed.meta["iterations_run"] == 4 and resumed.meta["real_precision"] == "float32"
 
 
@@ -248,21 +252,21 @@ TRAINING_RUNS = [("idc-i", {"inner_loop": 2}), ("dsa", {"outer_loop": 2, "inner_
 def test_train_precision_is_recorded_refused_by_name_and_kept_on_resume(method, overrides, digits, tmp_path):
     from condensed_datasets.core.errors import CheckpointMismatchError
 
-    run = dict(real=digits, progress=False, checkpoint_minutes=0, overrides=overrides)
-    fp32 = load(build("digits", method, 1, out=tmp_path / "a", iterations=2, train_precision="fp32", **run))
-    bf16 = load(build("digits", method, 1, out=tmp_path / "b", iterations=2, train_precision="bf16", **run))
+    run = dict(source=digits, progress=False, overrides=overrides)
+    fp32 = load(build("digits", method, 1, out=tmp_path / "a", iterations=2, settings=RunSettings(train_precision="fp32", checkpoint_minutes=0), **run))
+    bf16 = load(build("digits", method, 1, out=tmp_path / "b", iterations=2, settings=RunSettings(train_precision="bf16", checkpoint_minutes=0), **run))
     assert "train_precision" not in fp32.meta and bf16.meta["train_precision"] == "bfloat16"
     assert not torch.equal(fp32.images, bf16.images)
     with pytest.raises(CheckpointMismatchError, match="written with --train-precision fp32, this run asks for bf16: resume with --train-precision fp32"):
-        build("digits", method, 1, out=tmp_path / "a", iterations=3, train_precision="bf16", resume=True, **run)
+        build("digits", method, 1, out=tmp_path / "a", iterations=3, settings=RunSettings(train_precision="bf16", checkpoint_minutes=0), resume=True, **run)
     with pytest.raises(ValueError, match=r"'half'.*auto, bf16, fp32"):
-        build("digits", method, 1, out=tmp_path / "c", iterations=1, train_precision="half", **run)
+        build("digits", method, 1, out=tmp_path / "c", iterations=1, settings=RunSettings(train_precision="half", checkpoint_minutes=0), **run)
 
 
 def test_gradient_matching_with_one_outer_step_trains_no_network_and_records_no_train_precision(digits, tmp_path):
-    run = dict(real=digits, progress=False, iterations=2)
-    fp32 = load(build("digits", "dc", 1, out=tmp_path / "a", train_precision="fp32", **run))
-    bf16 = load(build("digits", "dc", 1, out=tmp_path / "b", train_precision="bf16", **run))
+    run = dict(source=digits, progress=False, iterations=2)
+    fp32 = load(build("digits", "dc", 1, out=tmp_path / "a", settings=RunSettings(train_precision="fp32"), **run))
+    bf16 = load(build("digits", "dc", 1, out=tmp_path / "b", settings=RunSettings(train_precision="bf16"), **run))
     assert "train_precision" not in bf16.meta and torch.equal(fp32.images, bf16.images)
 
 
@@ -331,7 +335,7 @@ def test_auto_leaves_short_evaluations_eager_and_vmap_is_never_compiled(digits):
 
 @NEEDS_COMPILER
 def test_eval_compile_option_reaches_the_evaluation_and_refuses_bad_values(digits, tmp_path):
-    path = build("digits", "dm", 1, out=tmp_path, real=digits, iterations=1, progress=False)
+    path = build("digits", "dm", 1, out=tmp_path, source=digits, iterations=1, progress=False)
     common = ["eval", str(path), "--models", "1", "--epochs", "2", "--arch", "convnet-w32", "--quiet", "--json"]
     on = CliRunner().invoke(main, [*common, "--compile", "on"])
     assert on.exit_code == 0, on.output
@@ -354,10 +358,11 @@ def test_recipes_compile_their_network_training_only_for_long_runs():
 @pytest.mark.parametrize("method, overrides", TRAINING_RUNS)
 def test_compiled_network_training_builds_the_eager_set_and_says_so(method, overrides, digits, tmp_path):
     # float32, so that compiled and eager steps differ only by the rounding of fused kernels
-    run = dict(real=digits, progress=False, overrides=overrides, iterations=2, train_precision="fp32")
-    eager = load(build("digits", method, 1, out=tmp_path / "a", train_compilation="off", **run))
-    fused = load(build("digits", method, 1, out=tmp_path / "b", train_compilation="on", **run))
-    by_default = load(build("digits", method, 1, out=tmp_path / "c", **run))  # a 2-iteration digits run stays eager
+    run = dict(source=digits, progress=False, overrides=overrides, iterations=2)
+    base = RunSettings(train_precision="fp32")
+    eager = load(build("digits", method, 1, out=tmp_path / "a", settings=replace(base, train_compilation="off"), **run))
+    fused = load(build("digits", method, 1, out=tmp_path / "b", settings=replace(base, train_compilation="on"), **run))
+    by_default = load(build("digits", method, 1, out=tmp_path / "c", settings=base, **run))  # a 2-iteration digits run stays eager
     assert "train_compiled" not in eager.meta and fused.meta["train_compiled"] is True and "train_compiled" not in by_default.meta
     assert torch.allclose(fused.images, eager.images, atol=1e-3) and torch.equal(by_default.images, eager.images)
 
@@ -365,7 +370,7 @@ def test_compiled_network_training_builds_the_eager_set_and_says_so(method, over
 @pytest.mark.parametrize("keyword, flag", [("train_compilation", "--train-compile"), ("match_compilation", "--match-compile")])
 def test_recipe_compilation_choices_are_refused_by_name(keyword, flag, digits, tmp_path):
     with pytest.raises(ValueError, match=r"'always'.*auto, on, off"):
-        build("digits", "idc", 1, out=tmp_path / "a", real=digits, iterations=1, progress=False, **{keyword: "always"})
+        build("digits", "idc", 1, out=tmp_path / "a", source=digits, iterations=1, progress=False, settings=RunSettings(**{keyword: "always"}))
     result = CliRunner().invoke(main, ["build", "digits", "--method", "idc", "--ipc", "1", "--out", str(tmp_path / "d"),
                                        flag, "always"])
     assert result.exit_code == 2 and "'always' is not one of 'auto', 'on', 'off'" in result.output

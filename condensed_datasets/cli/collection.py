@@ -12,14 +12,10 @@ import click
 from condensed_datasets.cli.errors import user_errors
 from condensed_datasets.cli.options import (
     data_root_option,
-    device_option,
-    match_compilation_option,
-    real_precision_option,
-    seed_option,
-    train_compilation_option,
-    train_precision_option,
+    run_settings_options,
 )
 from condensed_datasets.condense.checkpoint import checkpoint_info
+from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.core.errors import RunStopped
 from condensed_datasets.core.files import atomic_path, check_folder
 from condensed_datasets.core.layout import (
@@ -31,6 +27,7 @@ from condensed_datasets.core.layout import (
     SET_FILENAME,
     set_dir,
 )
+from condensed_datasets.core.methods import method_paper
 from condensed_datasets.pipeline.collection import select
 from condensed_datasets.pipeline.jobs import (
     ENGINES,
@@ -41,7 +38,7 @@ from condensed_datasets.pipeline.jobs import (
     run_ray,
 )
 from condensed_datasets.pipeline.status import FORMATS, render_status, status_rows
-from condensed_datasets.training.evaluate import TOGETHER_MODES
+from condensed_datasets.training.evaluate import TOGETHER_MODES, EvalSettings
 
 SELECTORS_HELP = "SELECTOR: DATASET[/METHOD[/IPC]] with * wildcards ('cifar10/dm/*', '*/idc/10', 'digits'); none: all sets."
 
@@ -60,7 +57,6 @@ def _echo_result(result: JobResult) -> None:
 @click.argument("selectors", nargs=-1)
 @click.option("--out", type=click.Path(file_okay=False), default="out", show_default=True, help="Root of the sets.")
 @data_root_option
-@device_option
 @click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
               help="local: one set after another in this process; ray: one Ray task per set (extra: condensed-datasets[ray]).")
 @click.option("--address", default=None, help="With --engine ray: the cluster to join (default: start a local Ray).")
@@ -68,13 +64,8 @@ def _echo_result(result: JobResult) -> None:
               help="Build every set to this many iterations instead of its published budget (a later run without it completes them).")
 @click.option("--eval-models", type=click.IntRange(min=1), default=5, show_default=True, help="Networks per evaluation.")
 @click.option("--eval-epochs", type=click.IntRange(min=1), default=None, help="Override the protocols' epochs (recorded as reduced).")
-@seed_option
-@click.option("--checkpoint-minutes", type=click.FloatRange(min=0), default=5.0, show_default=True, help="Checkpoint interval.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads per set (default: torch's).")
-@real_precision_option
-@train_precision_option
-@train_compilation_option
-@match_compilation_option
+@run_settings_options
 @click.option("--together", type=click.Choice(TOGETHER_MODES), default="auto", show_default=True,
               help="How each evaluation trains its networks (as `condensed eval --together`).")
 @click.option("--staged", type=click.Path(file_okay=False), default=None,
@@ -82,20 +73,19 @@ def _echo_result(result: JobResult) -> None:
 @click.option("--nice", "niceness", type=click.IntRange(0, 19), default=0, show_default=True,
               help="Lower this process's CPU priority (19: only idle CPU), for a campaign in the background.")
 @user_errors
-def build_collection(selectors: tuple[str, ...], out: str, data_root: str | None, device: str, engine: str, address: str | None,
-                     iterations: int | None, eval_models: int, eval_epochs: int | None, seed: int, checkpoint_minutes: float,
-                     threads: int | None, staged: str | None, niceness: int, **levers: str) -> None:
+def build_collection(selectors: tuple[str, ...], out: str, data_root: str | None, engine: str, address: str | None,
+                     iterations: int | None, eval_models: int, eval_epochs: int | None, threads: int | None,
+                     settings: RunSettings, together: str, staged: str | None, niceness: int) -> None:
     """Build, resume and evaluate every selected set that is missing or incomplete; re-render the cards touched."""
-    from condensed_datasets.pipeline.build import check_device
-
     entries = _selected(selectors)
-    check_device(device)
+    settings.check()
     check_folder(out)
     if niceness:
         os.nice(niceness)
-    jobs = jobs_for(entries, out=out, data_root=data_root, device=device, iterations=iterations, eval_models=eval_models,
-                    eval_epochs=eval_epochs, seed=seed, checkpoint_minutes=checkpoint_minutes, threads=threads,
-                    staged=staged, **levers)
+    evaluation = EvalSettings(models=eval_models, epochs=eval_epochs, device=settings.device, seed=settings.seed,
+                              together=together)
+    jobs = jobs_for(entries, out=out, data_root=data_root, iterations=iterations, settings=settings,
+                    evaluation=evaluation, threads=threads, staged=staged)
     click.echo(f"{len(jobs)} set(s) selected; engine {engine}")
     try:
         results = run_ray(jobs, _echo_result, address) if engine == "ray" else run_local(jobs, _echo_result)
@@ -163,7 +153,7 @@ def stage(selectors: tuple[str, ...], out: str, to: str) -> None:
         check_folder(target).mkdir(parents=True, exist_ok=True)
         (target / CHECKPOINT_FILENAME).unlink(missing_ok=True)  # finished: its staged checkpoint has served
         shutil.copy2(source / EVAL_FILENAME, target / EVAL_FILENAME)
-        if not entry.recipe().real_images:
+        if not method_paper(entry.method).real_images:
             for name in (SET_FILENAME, PREVIEW_FILENAME, BUILD_FILENAME):
                 if name != BUILD_FILENAME or (source / name).is_file():  # sets built before build.json existed have none
                     shutil.copy2(source / name, target / name)

@@ -6,71 +6,26 @@ Every choice (datasets, methods, networks, protocols) comes from a registry.
 from __future__ import annotations
 
 import json
-import math
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
-from condensed_datasets import __version__
 from condensed_datasets.cli.errors import user_errors
 from condensed_datasets.cli.options import (
+    DatasetType,
+    NonEmptyPath,
     data_root_option,
-    device_option,
-    eval_compilation_option,
-    eval_precision_option,
-    match_compilation_option,
-    real_precision_option,
-    seed_option,
-    train_compilation_option,
-    train_precision_option,
+    eval_settings_options,
+    run_settings_options,
 )
-from condensed_datasets.core.errors import UnknownNameError
+from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.core.layout import SET_FILENAME
+from condensed_datasets.core.version import __version__
 from condensed_datasets.recipes import list_methods
-from condensed_datasets.training.evaluate import TOGETHER_MODES, list_protocols
-from condensed_datasets.training.nets import list_networks
-from condensed_datasets.training.sources import get_source, list_sources
-
-
-class DatasetType(click.ParamType):
-    """A registered dataset name or ``imagefolder:PATH``."""
-
-    name = "dataset"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        try:
-            get_source(value)
-        except UnknownNameError as err:
-            self.fail(str(err), param, ctx)
-        return value
-
-
-class FiniteFloatRange(click.FloatRange):
-    """A `click.FloatRange` that also refuses NaN and infinities (``--checkpoint-minutes nan``)."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return number
-
-
-class NonEmptyPath(click.Path):
-    """A `click.Path` that refuses the empty path (``--out ''`` would mean the current folder by accident);
-    with ``suffix``, the file name must end in it (``show --out x.jpg`` would write PNG bytes under .jpg)."""
-
-    def __init__(self, *args: Any, suffix: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.suffix = suffix
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not value.strip():
-            self.fail(f"{value!r} is an empty path", param, ctx)
-        if self.suffix and isinstance(value, str) and not value.lower().endswith(self.suffix):
-            shown = value if len(value) <= 200 else value[:200] + "..."
-            self.fail(f"{shown!r} must end in {self.suffix} (only {self.suffix[1:].upper()} is written)", param, ctx)
-        return super().convert(value, param, ctx)
+from condensed_datasets.training.evaluate import EvalSettings
+from condensed_datasets.training.sources import DataSource, list_sources
 
 
 def parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -102,28 +57,20 @@ def main() -> None:
 @click.option("--out", type=NonEmptyPath(file_okay=False), default="out", show_default=True,
               help="Output root; the set goes to OUT/<dataset>/<method>/ipc<N>/condensed.safetensors.")
 @click.option("--iterations", type=click.IntRange(min=1), default=None, help="Shorten (or lengthen) the run: iterations of the method.")
-@device_option
-@seed_option
 @click.option("--download", is_flag=True, help="Let torchvision download the real dataset where it can.")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in the output folder.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one hyperparameter of the recipe (VALUE parsed as JSON, else a string); repeatable.")
 @click.option("--variant", default=None, help="Method variant where a method has several (dcmg: M, MD, MDA).")
-@click.option("--checkpoint-minutes", type=FiniteFloatRange(min=0), default=5.0, show_default=True,
-              help="Write a checkpoint this often (and always at the end).")
-@click.option("--amp", is_flag=True, help="bfloat16 autocast on CUDA where the recipe supports it.")
-@real_precision_option
-@train_precision_option
-@train_compilation_option
-@match_compilation_option
+@run_settings_options
 @click.option("--eval", "run_eval", is_flag=True, help="Evaluate the set after building (method's protocol) and write eval.json beside it.")
 @click.option("--eval-models", type=click.IntRange(min=1), default=5, show_default=True, help="With --eval: networks to train.")
 @click.option("--eval-epochs", type=click.IntRange(min=1), default=None, help="With --eval: override the protocol's epochs.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
-def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, iterations: int | None, device: str,
-          seed: int, download: bool, resume: bool, overrides: tuple[str, ...], variant: str | None, checkpoint_minutes: float,
-          amp: bool, real_precision: str, train_precision: str, train_compilation: str, match_compilation: str, run_eval: bool, eval_models: int, eval_epochs: int | None, quiet: bool) -> None:
+def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, iterations: int | None, download: bool,
+          resume: bool, overrides: tuple[str, ...], variant: str | None, settings: RunSettings, run_eval: bool,
+          eval_models: int, eval_epochs: int | None, quiet: bool) -> None:
     """Condense a dataset and write the set (help text above, built from the registry)."""
     from condensed_datasets.core.layout import CHECKPOINT_FILENAME, set_dir
     from condensed_datasets.pipeline.build import build as run_build
@@ -131,61 +78,41 @@ def build(dataset: str, method: str, ipc: int, data_root: str | None, out: str, 
     checkpoint = set_dir(out, dataset, method, ipc) / CHECKPOINT_FILENAME
     if resume and not checkpoint.is_file():
         click.echo(f"--resume: no checkpoint at {checkpoint}; starting from iteration 0", err=True)
-
-    path = run_build(dataset, method, ipc, out=out, data_root=data_root, iterations=iterations, device=device,
-                     seed=seed, download=download, progress=not quiet, resume=resume,
+    source = DataSource(data_root, download)
+    path = run_build(dataset, method, ipc, out=out, settings=settings, iterations=iterations, source=source,
                      overrides={**parse_overrides(overrides), **({"variant": variant} if variant else {})},
-                     checkpoint_minutes=checkpoint_minutes, amp=amp, real_precision=real_precision,
-                     train_precision=train_precision, train_compilation=train_compilation,
-                     match_compilation=match_compilation)
+                     resume=resume, progress=not quiet)
     if run_eval:
-        _evaluate_and_record(path, data_root, None, eval_models, eval_epochs, None, device, seed, quiet, "auto", "auto", "auto")
+        evaluation = EvalSettings(models=eval_models, epochs=eval_epochs, device=settings.device, seed=settings.seed)
+        _evaluate_and_record(path, source, evaluation, quiet)
     click.echo(str(path))
 
 
-def _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together, precision,
-                         compilation) -> dict:
+def _evaluate_and_record(path: str | Path, source: DataSource, settings: EvalSettings, quiet: bool) -> dict[str, Any]:
     """Evaluate the set at ``path`` and append the result to its ``eval.json``."""
-
     from condensed_datasets.core.evaluations import record_evaluation
     from condensed_datasets.core.storage import load
-    from condensed_datasets.pipeline.build import check_device
+    from condensed_datasets.training.devices import check_device
     from condensed_datasets.training.evaluate import evaluate
-    from condensed_datasets.training.sources import load_source
 
-    check_device(device)
+    check_device(settings.device)
     cset = load(path)
-    real = load_source(cset.dataset, data_root)
-    kwargs = {"protocol": protocol} if protocol else {}
-    result = evaluate(cset, real, arch=arch, models=models, epochs=epochs, device=device, seed=seed, together=together,
-                      precision=precision, compilation=compilation, progress=not quiet, **kwargs)
+    result = evaluate(cset, source.load(cset.dataset), settings, progress=not quiet)
     return record_evaluation(path, result)
 
 
 @main.command(name="eval")
 @click.argument("path", type=NonEmptyPath(dir_okay=False))
 @data_root_option
-@click.option("--arch", type=click.Choice(list_networks()), default=None,
-              help="Network to train (default: the one the set was condensed with, as the papers evaluate).")
-@click.option("--models", type=click.IntRange(min=1), default=5, show_default=True, help="Networks trained (together) from scratch.")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override the protocol's epochs.")
-@click.option("--protocol", type=click.Choice(list_protocols()), default=None, help="Evaluation protocol (default: the set's method's).")
-@click.option("--together", type=click.Choice(TOGETHER_MODES), default="auto", show_default=True,
-              help="How the networks share the process: vmap (stacked, CUDA's default), loop (interleaved steps), sequential (one after another, CPU's: as fast or faster than loop in less memory, benchmarks/eval_speed.py).")
-@eval_precision_option
-@eval_compilation_option
-@device_option
-@seed_option
+@eval_settings_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
-def eval_(path: str, data_root: str | None, arch: str, models: int, epochs: int | None, protocol: str | None,
-          together: str, eval_precision: str, compilation: str, device: str, seed: int, as_json: bool, quiet: bool) -> None:
+def eval_(path: str, data_root: str | None, settings: EvalSettings, as_json: bool, quiet: bool) -> None:
     """Train fresh networks on the set at PATH and test them on the real test split.
 
     The result is printed and appended to eval.json beside the set (what its card reports)."""
-    result = _evaluate_and_record(path, data_root, arch, models, epochs, protocol, device, seed, quiet, together, eval_precision,
-                                  compilation)
+    result = _evaluate_and_record(path, DataSource(data_root), settings, quiet)
     if as_json:
         click.echo(json.dumps({**result, "path": str(path)}))
     else:
@@ -234,7 +161,6 @@ def show(path: str, out: str, per_class: int, decoded: bool) -> None:
 @user_errors
 def list_(root: str, dataset: str | None, remote: bool) -> None:
     """List local sets (ROOT/<dataset>/<method>/ipc<N>) and, with --remote, published ones."""
-    from pathlib import Path
 
     from condensed_datasets.core.evaluations import accuracy_text, set_headline
     from condensed_datasets.core.layout import SET_FILENAME
@@ -262,7 +188,6 @@ def list_(root: str, dataset: str | None, remote: bool) -> None:
 def info(path: str) -> None:
     """Print the metadata of the set at PATH (JSON) and its headline evaluation, after checking its tensor bytes
     against the header's checksum."""
-    from pathlib import Path
 
     from condensed_datasets.core.evaluations import NOT_AT_PROTOCOL, label, set_headline
     from condensed_datasets.core.files import sha256_file

@@ -26,7 +26,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from condensed_datasets.condense.frame import RunOptions
+from condensed_datasets.condense.settings import RunOptions
 from condensed_datasets.core.errors import (
     CheckpointMismatchError,
     NonFiniteLossError,

@@ -17,16 +17,17 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from condensed_datasets.condense.checkpoint import RecipeState, run_iterations
+from condensed_datasets.condense.checkpoint import RecipeState
 from condensed_datasets.condense.distances import compared_parameters, gradient_distance
-from condensed_datasets.condense.frame import RunOptions, set_meta
+from condensed_datasets.condense.frame import Setup
 from condensed_datasets.condense.matching_pass import (
     can_compile_matching,
     class_distance,
     class_gradients,
 )
 from condensed_datasets.condense.sampling import init_images, sample_class
-from condensed_datasets.core.condensed_set import CondensedSet, class_major_labels
+from condensed_datasets.condense.settings import RunOptions
+from condensed_datasets.core.condensed_set import class_major_labels
 from condensed_datasets.training.augment import DiffAugment
 from condensed_datasets.training.compilation import (
     compiled,
@@ -114,11 +115,10 @@ def train_on_synthetic(net: nn.Module, optimizer: torch.optim.Optimizer, images:
             optimizer.step()
 
 
-def condense_by_gradient_matching(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, method: str) -> CondensedSet:
-    """Run the gradient-matching loop for ``config['iterations']`` iterations and return the set."""
+def gradient_matching_setup(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions,
+                            generator: torch.Generator) -> Setup:
+    """The gradient-matching loop of DC, DSA and DCMG (their configs tell them apart), for the recipe frame."""
     device = run.torch_device
-    torch.manual_seed(run.seed)
-    generator = torch.Generator().manual_seed(run.seed)
     images = init_images(real, ipc, config["init"], generator).to(device).requires_grad_(True)
     state = RecipeState(images, torch.optim.SGD([images], lr=config["lr_img"], momentum=0.5), generator)
     labels = class_major_labels(real.num_classes, ipc, device)
@@ -161,11 +161,7 @@ def condense_by_gradient_matching(real: RealData, ipc: int, config: dict[str, An
                                generator, dtype=train_dtype)
         return total / outer
 
-    run_iterations(state, step, int(config["iterations"]), run, method, config, resume_ignores=("iterations",),
-                   identity=recorded, compiled={**compile_record, **match_record})
-    meta = set_meta(real, method, ipc, config, run.seed, iterations_run=state.iteration, **recorded, **compile_record,
-                    **match_record)
-    return CondensedSet(images.detach(), labels, meta)
+    return Setup(state, step, labels, identity=recorded, compiled={**compile_record, **match_record}, config=config)
 
 
 GM_DEFAULTS: dict[str, Any] = {

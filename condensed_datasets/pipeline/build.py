@@ -10,7 +10,7 @@ from typing import Any, Callable
 import torch
 
 from condensed_datasets.condense.checkpoint import checkpoint_segments, resumed_levers
-from condensed_datasets.condense.frame import RunOptions, check_seed
+from condensed_datasets.condense.settings import RunOptions, RunSettings
 from condensed_datasets.core.files import atomic_path, check_folder, ensure_folder
 from condensed_datasets.core.layout import (
     BUILD_FILENAME,
@@ -19,10 +19,8 @@ from condensed_datasets.core.layout import (
     SET_FILENAME,
     set_dir,
 )
-from condensed_datasets.training.compilation import check_compilation
 from condensed_datasets.training.devices import autotune_convolutions
-from condensed_datasets.training.precision import check_precision
-from condensed_datasets.training.sources import RealData, load_source
+from condensed_datasets.training.sources import DataSource, RealData
 
 
 def check_ipc(ipc: int, real: RealData) -> None:
@@ -31,44 +29,28 @@ def check_ipc(ipc: int, real: RealData) -> None:
         raise ValueError(f"--ipc {ipc} is out of range for {real.name}: choose 1 to {real.min_class_count} (its smallest class)")
 
 
-def check_device(device: str) -> None:
-    """Refuse a CUDA device when none is present, with a message saying so."""
-    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device} was asked for but no CUDA device is available; use --device cpu")
-
-
-def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out", data_root: str | None = None,
-          iterations: int | None = None, device: str = "cpu", seed: int = 0, download: bool = False,
-          progress: bool = True, resume: bool = False, overrides: dict[str, Any] | None = None,
-          real: RealData | None = None, checkpoint_minutes: float = 5.0, amp: bool = False,
-          real_precision: str = "auto", train_precision: str = "auto", train_compilation: str = "auto",
-          match_compilation: str = "auto", on_iteration: Callable[[int, float], None] | None = None) -> Path:
+def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out", settings: RunSettings | None = None,
+          iterations: int | None = None, overrides: dict[str, Any] | None = None,
+          source: DataSource | RealData | None = None, resume: bool = False, progress: bool = True,
+          on_iteration: Callable[[int, float], None] | None = None) -> Path:
     """Condense ``dataset`` with ``method`` at ``ipc`` images per class and write the set.
 
-    Returns the path of ``OUT/<dataset>/<method>/ipc<N>/condensed.safetensors``. ``iterations``
-    shortens (or lengthens) the run; ``resume`` continues from the checkpoint in the same folder;
-    ``overrides`` replace hyperparameters of the recipe's published config; ``real_precision``
-    is the dtype of DM's and IDM's real-image embeddings, ``train_precision`` the arithmetic of a recipe's
-    network training on real batches (see `precision`), ``train_compilation`` whether that training runs
-    through ``torch.compile`` (see `compilation`), ``match_compilation`` whether the gradient-matching passes
-    do (see `matching_pass`); ``on_iteration``
-    is called as ``on_iteration(iteration, loss)`` after every iteration.
+    Returns the path of ``OUT/<dataset>/<method>/ipc<N>/condensed.safetensors``. ``settings``: how to run
+    (device, seed, arithmetic, checkpoint interval); ``iterations`` shortens (or lengthens) the run;
+    ``overrides`` replace hyperparameters of the recipe's published config; ``source``: the real data, loaded
+    or where to load it from; ``resume`` continues from the checkpoint in the same folder (keeping the
+    arithmetic it was written with); ``on_iteration`` is called as ``on_iteration(iteration, loss)``.
     """
     from condensed_datasets.core.locks import set_lock
     from condensed_datasets.pipeline.preview import write_preview
     from condensed_datasets.recipes import get_method
 
     spec = get_method(method)
-    check_device(device)
-    check_seed(seed)
-    check_precision(real_precision)
-    check_precision(train_precision)
-    check_compilation(train_compilation)
-    check_compilation(match_compilation)
+    settings = (settings or RunSettings()).check()
     if iterations is not None and not spec.iterations_key:
         raise ValueError(f"{method} has no iterations (it selects real images); drop --iterations")
     folder = check_folder(set_dir(out, dataset, method, ipc))
-    real = real if real is not None else load_source(dataset, data_root, download)
+    real = source if isinstance(source, RealData) else (source or DataSource()).load(dataset)
     check_ipc(ipc, real)
     overrides = dict(overrides or {})
     if iterations is not None:
@@ -78,21 +60,14 @@ def build(dataset: str, method: str, ipc: int, *, out: str | os.PathLike = "out"
         overrides[spec.iterations_key] = iterations
     config = spec.config(real.name, ipc, overrides)
     if resume and (folder / CHECKPOINT_FILENAME).is_file():  # keep the arithmetic the run started with
-        levers = resumed_levers(folder / CHECKPOINT_FILENAME, {
-            "real_precision": real_precision, "train_precision": train_precision,
-            "train_compilation": train_compilation, "match_compilation": match_compilation})
-        real_precision, train_precision = levers["real_precision"], levers["train_precision"]
-        train_compilation, match_compilation = levers["train_compilation"], levers["match_compilation"]
+        settings = settings.with_levers(resumed_levers(folder / CHECKPOINT_FILENAME, settings.levers()))
     ensure_folder(folder)
-    autotune_convolutions(device)
+    autotune_convolutions(settings.device)
     with set_lock(folder):  # one writer per set: a second build of it is refused, never mixed in
-        run = RunOptions(device=device, seed=seed, progress=progress, checkpoint=folder / CHECKPOINT_FILENAME,
-                         resume=resume, checkpoint_minutes=checkpoint_minutes, amp=amp,
-                         real_precision=real_precision, train_precision=train_precision,
-                         train_compilation=train_compilation, match_compilation=match_compilation,
-                         on_iteration=on_iteration)
-        cset = spec.condense(real.to(device), ipc, config, run)
-        cset.meta.update(built_on=torch.device(device).type, **published_record(spec, real.name, ipc, config))
+        run = RunOptions.of(settings, progress=progress, checkpoint=folder / CHECKPOINT_FILENAME, resume=resume,
+                            on_iteration=on_iteration)
+        cset = spec.condense(real.to(settings.device), ipc, config, run)
+        cset.meta.update(built_on=torch.device(settings.device).type, **published_record(spec, real.name, ipc, config))
         path = folder / SET_FILENAME
         cset.save(path)
         write_preview(cset, folder / PREVIEW_FILENAME)

@@ -16,8 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from condensed_datasets.core.condensed_set import CondensedSet
-from condensed_datasets.core.evaluations import accuracy_text, at_protocol, headline, read_evaluations, set_headline
-from condensed_datasets.core.methods import METHOD_NAMES, method_paper
+from condensed_datasets.core.evaluations import (
+    accuracy_text,
+    at_protocol,
+    headline,
+    read_evaluations,
+    set_headline,
+)
 from condensed_datasets.core.files import atomic_write_bytes
 from condensed_datasets.core.layout import (
     BUILD_FILENAME,
@@ -27,6 +32,7 @@ from condensed_datasets.core.layout import (
     SET_FILENAME,
     set_relative_dir,
 )
+from condensed_datasets.core.methods import METHOD_NAMES, method_paper
 
 TEMPLATE = "dataset_card.md"
 LICENSE_NOTES = {

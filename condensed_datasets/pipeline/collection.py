@@ -15,6 +15,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from condensed_datasets.core.methods import method_paper
+
 COLLECTION_FILE = "collection.json"
 
 
@@ -69,7 +71,7 @@ class CollectionEntry:
 
     @property
     def protocol(self) -> str:
-        return self.recipe().protocol
+        return method_paper(self.method).protocol
 
 
 @lru_cache(maxsize=1)

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.core.errors import RunStopped
 from condensed_datasets.core.layout import CHECKPOINT_FILENAME, SET_FILENAME, set_dir
 from condensed_datasets.pipeline.collection import CollectionEntry
+from condensed_datasets.training.evaluate import EvalSettings
 
 ENGINES = ("local", "ray")
 
@@ -32,18 +34,10 @@ class Job:
     ipc: int
     out: str
     data_root: str | None = None
-    device: str = "cpu"
     iterations: int | None = None  # None: the published budget
-    eval_models: int = 5
-    eval_epochs: int | None = None  # None: the protocol's epochs
-    seed: int = 0
-    checkpoint_minutes: float = 5.0
+    settings: RunSettings = RunSettings()  # how to build (device, seed, arithmetic, checkpoint interval)
+    evaluation: EvalSettings = EvalSettings()  # how to evaluate (models; epochs None: the protocol's)
     threads: int | None = None  # CPU threads for torch in this job (None: torch's default)
-    real_precision: str = "auto"  # the speed levers of `build` (`engine.RunOptions` says what each does)
-    train_precision: str = "auto"
-    train_compilation: str = "auto"
-    match_compilation: str = "auto"
-    together: str = "auto"  # how the evaluation trains its networks (`evaluate.TOGETHER_MODES`)
     staged: str | None = None  # a staged tree (hub_cards) whose checkpoints of unfinished sets are resumed
 
     @property
@@ -79,12 +73,12 @@ def _evaluation_of(folder: Path, sha256: str, job: Job, protocol: str) -> dict[s
     from condensed_datasets.core.evaluations import headline, read_evaluations
 
     records = read_evaluations(folder)
-    fits = lambda r: r["protocol"] == protocol and r["models"] >= job.eval_models  # noqa: E731
-    if job.eval_epochs is None:
+    fits = lambda r: r["protocol"] == protocol and r["models"] >= job.evaluation.models  # noqa: E731
+    if job.evaluation.epochs is None:
         found = headline(records, sha256)
         return found if found and fits(found) else None
     return next((r for r in reversed(records)
-                 if r.get("set_sha256") == sha256 and fits(r) and r["epochs"] == job.eval_epochs), None)
+                 if r.get("set_sha256") == sha256 and fits(r) and r["epochs"] == job.evaluation.epochs), None)
 
 
 def run_job(job: Job) -> JobResult:
@@ -124,17 +118,14 @@ def _run(job: Job, start: float) -> JobResult:
         resume = (folder / CHECKPOINT_FILENAME).is_file()
         state = "resumed" if resume else "built"
         real = load_source(job.dataset, job.data_root)
-        build(job.dataset, job.method, job.ipc, out=job.out, iterations=target, device=job.device, seed=job.seed,
-              progress=False, resume=resume, real=real, checkpoint_minutes=job.checkpoint_minutes,
-              real_precision=job.real_precision, train_precision=job.train_precision,
-              train_compilation=job.train_compilation, match_compilation=job.match_compilation)
+        build(job.dataset, job.method, job.ipc, out=job.out, settings=job.settings, iterations=target, source=real,
+              resume=resume, progress=False)
         cset = load(path)
     sha256 = sha256_file(path)
     result = _evaluation_of(folder, sha256, job, entry.protocol)
     if result is None:
         real = real if real is not None else load_source(job.dataset, job.data_root)
-        result = evaluate(cset, real, models=job.eval_models, epochs=job.eval_epochs, device=job.device, seed=job.seed,
-                          together=job.together, progress=False)
+        result = evaluate(cset, real, job.evaluation, progress=False)
         result = record_evaluation(path, result)
         state = "evaluated" if state == "skipped" else state
     return JobResult(job.key, state, round(time.monotonic() - start, 1), str(path), f"{result['mean']:.2f} ± {result['std']:.2f}")
@@ -176,7 +167,7 @@ def run_ray(jobs: list[Job], on_result: Callable[[JobResult], None], address: st
     remote = ray.remote(run_job)
     pending = {}
     for job in jobs:
-        gpus = 1 if job.device.startswith("cuda") else 0
+        gpus = 1 if job.settings.device.startswith("cuda") else 0
         pending[remote.options(num_cpus=job.threads or 1, num_gpus=gpus).remote(job)] = job
     results = []
     while pending:

@@ -29,3 +29,9 @@ def autotune_convolutions(device: torch.device | str) -> None:
     deterministic (the CUDA test mode), since the choice may differ between runs."""
     if torch.device(device).type == "cuda" and not torch.backends.cudnn.deterministic:
         torch.backends.cudnn.benchmark = True
+
+
+def check_device(device: str) -> None:
+    """Refuse a CUDA device when none is present, with a message saying so."""
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device} was asked for but no CUDA device is available; use --device cpu")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -26,8 +26,8 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from condensed_datasets.core.condensed_set import CondensedSet
-from condensed_datasets.core.methods import method_paper
 from condensed_datasets.core.errors import check_choice
+from condensed_datasets.core.methods import method_paper
 from condensed_datasets.core.registry import Registry
 from condensed_datasets.training.allocator import keep_freed_memory
 from condensed_datasets.training.augment import DiffAugment, cutmix
@@ -236,26 +236,48 @@ def _test_accuracies(group, real: RealData, dtype: torch.dtype) -> list[float]:
     return (correct / len(real.test_labels) * 100).tolist()
 
 
-def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str = "convnet", models: int = 5,
-                   protocol: str = "dsa", epochs: int | None = None, device: str | torch.device = "cpu",
-                   seed: int = 0, together: str = "auto", progress: bool = True,
-                   traits: SetTraits = SetTraits(), precision: str = "auto", compilation: str = "auto") -> dict[str, Any]:
+@dataclass(frozen=True)
+class EvalSettings:
+    """How an evaluation runs; one object from the command line (``eval``, ``build --eval``, ``collection build``)
+    to `train_and_test`.
+
+    Args:
+        arch: the network trained (``None``: the one the set was condensed with; ``convnet`` for bare tensors).
+        models: networks trained from scratch (K).
+        protocol: a name from `list_protocols()` (``None``: the set's; ``dsa`` for bare tensors).
+        epochs: override the protocol's epochs (fewer: a reduced evaluation, recorded as such).
+        device, seed: where and with which seed.
+        together: how the K networks share the process: ``vmap`` (stacked parameters, one vmap'd
+            step), ``loop`` (one step of each network per batch, interleaved), ``sequential`` (one
+            network after another) or ``auto`` (vmap on CUDA, sequential on CPU).
+        precision: ``fp32`` (the papers), ``bf16`` (each training forward under bf16 autocast, float32 master
+            weights and loss; test passes on bf16 copies) or ``auto`` (bf16 on a CPU with AVX512-BF16, else
+            fp32; `precision.resolve_precision`). Recorded in the result.
+        compilation: ``on`` (each network's passes through ``torch.compile``; not with ``together="vmap"``),
+            ``off`` or ``auto`` (`compilation.resolve_compilation`). Recorded in the result as ``compiled``.
+    """
+
+    arch: str | None = None
+    models: int = 5
+    protocol: str | None = None
+    epochs: int | None = None
+    device: str = "cpu"
+    seed: int = 0
+    together: str = "auto"
+    precision: str = "auto"
+    compilation: str = "auto"
+
+
+def train_and_test(images: Tensor, targets: Tensor, real: RealData, settings: EvalSettings | None = None, *,
+                   traits: SetTraits = SetTraits(), progress: bool = True, **fields: Any) -> dict[str, Any]:
     """Train ``models`` fresh ``arch`` networks on ``(images, targets)`` and test them on ``real``.
 
     Args:
         images: training images ``[n, C, H, W]`` in ``real``'s normalised space (already decoded).
         targets: int64 labels ``[n]`` or soft labels ``[n, classes]``.
         real: the real dataset whose test split scores the networks.
-        protocol: a name from `list_protocols()`. epochs: override the protocol's epochs.
-        together: how the K networks share the process: ``vmap`` (stacked parameters, one vmap'd
-            step), ``loop`` (one step of each network per batch, interleaved), ``sequential`` (one
-            network after another) or ``auto`` (vmap on CUDA, sequential on CPU).
+        settings: how (`EvalSettings`); ``fields`` override single settings (``models=1, epochs=3``).
         traits: the set's multi-formation factor and IPC, for protocols that depend on them (IDC).
-        precision: ``fp32`` (the papers), ``bf16`` (each training forward under bf16 autocast, float32 master
-            weights and loss; test passes on bf16 copies) or ``auto`` (bf16 on a CPU with AVX512-BF16, else
-            fp32; `precision.resolve_precision`). Recorded in the result.
-        compilation: ``on`` (each network's passes through ``torch.compile``; not with ``together="vmap"``),
-            ``off`` or ``auto`` (`compilation.resolve_compilation`). Recorded in the result as ``compiled``.
 
     Returns:
         ``mean``, ``std`` (population std, %) and ``accuracies`` of the networks after the last epoch
@@ -263,8 +285,11 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, *, arch: str
         `PERIODIC_TESTS` evaluations during training, ``epochs`` listing when: how IDC and IDM report,
         optimistic) and the settings that produced them.
     """
+    s = replace(settings or EvalSettings(), **fields)
+    arch, models, protocol, epochs, seed = s.arch or "convnet", s.models, s.protocol or "dsa", s.epochs, s.seed
+    together, precision, compilation = s.together, s.precision, s.compilation
     proto = PROTOCOLS.get(protocol)
-    device = torch.device(device)
+    device = torch.device(s.device)
     keep_freed_memory()
     autotune_convolutions(device)
     dtype = resolve_precision(precision, device)
@@ -372,21 +397,22 @@ def default_protocol(cset: CondensedSet) -> str:
     return cset.meta.get("protocol") or method_paper(cset.method).protocol
 
 
-def evaluate(cset: CondensedSet, real: RealData, **kwargs: Any) -> dict[str, Any]:
+def evaluate(cset: CondensedSet, real: RealData, settings: EvalSettings | None = None, *, progress: bool = True,
+             **fields: Any) -> dict[str, Any]:
     """Evaluate a condensed set (decoded through its decoder) with `train_and_test`; the result names the set's
     method and IPC and says whether it was reduced (fewer epochs than its protocol prescribes).
 
-    ``protocol`` defaults to the set's (`default_protocol`), ``arch`` to the network the set was condensed
-    with; the set's factor and IPC select protocol variants; other keyword arguments pass through.
+    ``settings`` (with ``fields`` overriding single ones): the protocol defaults to the set's
+    (`default_protocol`), the network to the one the set was condensed with (VICO's eval_mode S); the set's
+    factor and IPC select protocol variants.
     """
-    if kwargs.get("protocol") is None:
-        kwargs["protocol"] = default_protocol(cset)
-    if kwargs.get("arch") is None:  # the network the set was condensed with, as the papers evaluate (VICO eval_mode S)
-        kwargs["arch"] = cset.meta.get("config", {}).get("arch", "convnet")
-    kwargs.setdefault("traits", SetTraits(int(cset.decoder.params.get("factor", 1)), cset.ipc))
+    s = replace(settings or EvalSettings(), **fields)
+    s = replace(s, protocol=s.protocol or default_protocol(cset),
+                arch=s.arch or cset.meta.get("config", {}).get("arch", "convnet"))
     with torch.no_grad():
         images, targets = cset.decode()
-    result = train_and_test(images, targets, real, **kwargs)
+    traits = SetTraits(int(cset.decoder.params.get("factor", 1)), cset.ipc)
+    result = train_and_test(images, targets, real, s, traits=traits, progress=progress)
     full = full_epochs(result["protocol"], cset.dataset, cset.num_classes, result["train_images"])
     result.update(method=cset.method, ipc=cset.ipc, reduced_epochs=result["epochs"] < full)
     return result

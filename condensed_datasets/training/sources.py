@@ -143,6 +143,17 @@ def list_sources() -> list[str]:
     return SOURCES.names()
 
 
+@dataclass(frozen=True)
+class DataSource:
+    """Where a real dataset is read from: ``root`` (see `resolve_data_root`) and whether torchvision may download it."""
+
+    root: str | os.PathLike | None = None
+    download: bool = False
+
+    def load(self, name: str) -> "RealData":
+        return load_source(name, self.root, self.download)
+
+
 def load_source(name: str, data_root: str | os.PathLike | None = None, download: bool = False) -> RealData:
     """Load a real dataset as normalised float tensors.
 
