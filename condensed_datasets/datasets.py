@@ -151,6 +151,13 @@ class CondensedDataset(VisionDataset):
             self._one_hot = F.one_hot(self._labels, len(self.classes)).float()
         return self._one_hot
 
+    def _soft_target(self, index: int) -> Tensor:
+        """One item's probability vector; a hard-label set's one-hot row is made per item (never all rows at once:
+        a set with 10 000 classes would otherwise allocate n x 10 000 floats at its first item)."""
+        if self.soft_labels is not None:
+            return self.soft_labels[index]
+        return F.one_hot(self._labels[index], len(self.classes)).float()
+
     @property
     def normalize_transform(self) -> v2.Normalize:
         """``v2.Normalize(mean, std)`` of the source: the last step of a pipeline over ``normalize=False`` items."""
@@ -180,7 +187,7 @@ class CondensedDataset(VisionDataset):
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         image = self.images[index]
-        target: Any = self.soft_targets[index] if self._soft_items else self.targets[index]
+        target: Any = self._soft_target(index) if self._soft_items else self.targets[index]
         if self.transform is not None:
             image = self.transform(image)
         if self.target_transform is not None:

@@ -200,9 +200,10 @@ def staged_done(cell: Cell, staged: Path) -> bool:
 
 def staged_checkpoint(cell: Cell, staged: Path, work: Path) -> bool:
     """Whether the build will continue a checkpoint staged in ``hub_cards/`` (`collection build --staged` adopts it)."""
-    from condensed_datasets.core.layout import CHECKPOINT_FILENAME, set_dir
+    from condensed_datasets.pipeline.collection import select
+    from condensed_datasets.pipeline.stage import staged_checkpoint as pending
 
-    return (set_dir(staged, *cell.parts) / CHECKPOINT_FILENAME).is_file() and not (set_dir(work, *cell.parts) / CHECKPOINT_FILENAME).exists()
+    return pending(staged, work, select([cell.selector])[0]) is not None
 
 
 @dataclass
@@ -334,14 +335,14 @@ def status_section(c: Campaign, queue: list[Cell]) -> None:
 def files_to_bring(sets: Path) -> list[Path]:
     """What travels back: sets, evaluations, previews and build records; checkpoints of unfinished builds only;
     never the files of real-image methods (random, herding)."""
-    from condensed_datasets.recipes import get_method
+    from condensed_datasets.core.methods import method_paper
 
     out = []
     for folder in sorted(p.parent for p in sets.glob("*/*/ipc*/*") if p.is_file()):
         if folder in (f.parent for f in out):
             continue
         method = folder.parent.name
-        real_images = getattr(get_method(method), "real_images", False)
+        real_images = method_paper(method).real_images
         finished = (folder / "condensed.safetensors").is_file() and not _unfinished(folder)
         for f in sorted(folder.iterdir()):
             if not f.is_file() or f.name.startswith("."):
@@ -355,14 +356,12 @@ def files_to_bring(sets: Path) -> list[Path]:
 
 
 def _unfinished(folder: Path) -> bool:
+    """Whether the set in ``folder`` (``<root>/<dataset>/<method>/ipc<N>``) is built short of its budget."""
     from condensed_datasets.pipeline.collection import select
-    from condensed_datasets.core.storage import load
+    from condensed_datasets.pipeline.status import status_rows
 
-    dataset, method, ipc = folder.parent.parent.name, folder.parent.name, int(folder.name.removeprefix("ipc"))
-    budget = select([f"{dataset}/{method}/{ipc}"])[0].budget
-    if budget is None:
-        return False
-    return int(load(folder / "condensed.safetensors").meta.get("iterations_run", 0)) < budget
+    selector = f"{folder.parent.parent.name}/{folder.parent.name}/{folder.name.removeprefix('ipc')}"
+    return status_rows(select([selector]), folder.parent.parent.parent)[0]["state"].startswith("partial")
 
 
 def pack(c: Campaign) -> list[str]:

@@ -66,9 +66,9 @@ def test_a_two_epoch_evaluation_is_listed_but_never_shown_as_the_sets_accuracy(t
 
     row, status, info, listed = shown()
     assert NOT_AT_PROTOCOL in row and "reduced" in row
-    assert "eval_mean" not in status
+    assert status["eval_at_protocol"] is False and "gap" not in status  # listed, labelled, not the headline
     assert info["evaluation"] == NOT_AT_PROTOCOL and "reduced" in info["evaluations"][0]
-    assert NOT_AT_PROTOCOL in listed and "1 other evaluation" in listed
+    assert NOT_AT_PROTOCOL in listed and "latest: " in listed and "reduced, 2 epochs" in listed
 
     full = cli("eval", path, "--models", "1", "--quiet", "--json", "--device", TEST_DEVICE)  # the protocol's epochs
     assert full.exit_code == 0, full.output
@@ -77,8 +77,9 @@ def test_a_two_epoch_evaluation_is_listed_but_never_shown_as_the_sets_accuracy(t
     accuracy = f"{result['mean']:.2f} ± {result['std']:.2f}"
     row, status, info, listed = shown()
     assert accuracy in row and status["eval_mean"] == result["mean"] and status["eval_epochs"] == result["epochs"]
+    assert status["eval_at_protocol"] is True
     assert info["evaluation"]["mean"] == result["mean"] and len(info["evaluations"]) == 2
-    assert accuracy in listed
+    assert accuracy in listed and "[1 other evaluation(s)]" in listed
 
     again = cli("eval", path, "--epochs", "2", "--models", "1", "--quiet", "--device", TEST_DEVICE)  # reduced, later
     assert again.exit_code == 0, again.output

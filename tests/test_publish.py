@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -165,3 +166,36 @@ def test_baselines_are_the_evaluations_of_real_image_sets_staged_without_their_f
         record_evaluation(folder / "condensed.safetensors", {**result, "method": method, "ipc": 1})
         (folder / "condensed.safetensors").unlink()
     assert [b["method"] for b in find_baselines(tmp_path)] == ["herding", "random"]
+
+
+@pytest.mark.parametrize("registry, revision, message", [
+    ("{tmp}/no-such-folder/registry.json", None, "does not exist"),
+    ("{tmp}/registry.json", "../main", "invalid revision '../main'"),
+    ("{tmp}/broken.json", None, "broken.json"),
+])
+def test_every_local_check_runs_before_the_first_network_write(registry, revision, message, built, fake_hub, tmp_path):
+    (tmp_path / "broken.json").write_text('{"sets": [{"dataset": 3}]}')
+    args = ["push", str(built), "--repo", "org/condensed-cifar10", "--registry", registry.format(tmp=tmp_path)]
+    result = cli(*args, *(["--revision", revision] if revision else []))
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert fake_hub.hub.requests == []  # nothing reached the Hub
+
+
+def test_a_failure_after_the_commit_says_it_landed_and_how_to_record_it(built, fake_hub, tmp_path):
+    registry = tmp_path / "registry.json"
+    (tmp_path / ".registry.json.lock").mkdir()  # the registry's lock cannot be taken: the write fails after the commit
+    result = cli("push", str(built), "--repo", "org/condensed-cifar10", "--registry", str(registry))
+    commits = [r for r in fake_hub.hub.requests if r[0] == "POST" and "/commit/" in r[1]]
+    assert result.exit_code == 1 and len(commits) == 1 and "Traceback" not in result.output
+    commit = re.search(r"the commit ([0-9a-f]{40}) landed on org/condensed-cifar10", result.output).group(1)
+    command = re.search(r"record them with: (condensed pin .*)$", result.output.strip()).group(1)
+    assert f"--commit {commit}" in command and not registry.exists()
+    (tmp_path / ".registry.json.lock").rmdir()
+    recorded = cli(*command.split()[1:-1], str(registry))  # the printed command, REGISTRY filled in
+    assert recorded.exit_code == 0, recorded.output
+    pins = json.loads(registry.read_text())["sets"]
+    assert {(p["method"], p["revision"]) for p in pins} == {("random", commit), ("herding", commit)}
+    on_hub = {p["sha256"] for p in pins}
+    assert on_hub == {hashlib.sha256((built / "cifar10" / m / "ipc3" / "condensed.safetensors").read_bytes()).hexdigest()
+                      for m in ("random", "herding")}

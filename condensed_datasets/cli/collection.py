@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-from pathlib import Path
 
 import click
 
 from condensed_datasets.cli.errors import user_errors
 from condensed_datasets.cli.options import (
+    NonEmptyPath,
     data_root_option,
     run_settings_options,
 )
-from condensed_datasets.condense.checkpoint import checkpoint_info
 from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.core.errors import RunStopped
-from condensed_datasets.core.files import atomic_path, check_folder
-from condensed_datasets.core.layout import (
-    BUILD_FILENAME,
-    CHECKPOINT_FILENAME,
-    EVAL_FILENAME,
-    PARQUET_FILENAME,
-    PREVIEW_FILENAME,
-    SET_FILENAME,
-    set_dir,
-)
-from condensed_datasets.core.methods import method_paper
+from condensed_datasets.core.files import check_folder
 from condensed_datasets.pipeline.collection import select
 from condensed_datasets.pipeline.jobs import (
     ENGINES,
@@ -37,6 +25,7 @@ from condensed_datasets.pipeline.jobs import (
     run_local,
     run_ray,
 )
+from condensed_datasets.pipeline.stage import stage as run_stage
 from condensed_datasets.pipeline.status import FORMATS, render_status, status_rows
 from condensed_datasets.training.evaluate import TOGETHER_MODES, EvalSettings
 
@@ -55,7 +44,7 @@ def _echo_result(result: JobResult) -> None:
 
 @collection.command(name="build")
 @click.argument("selectors", nargs=-1)
-@click.option("--out", type=click.Path(file_okay=False), default="out", show_default=True, help="Root of the sets.")
+@click.option("--out", type=NonEmptyPath(file_okay=False), default="out", show_default=True, help="Root of the sets.")
 @data_root_option
 @click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
               help="local: one set after another in this process; ray: one Ray task per set (extra: condensed-datasets[ray]).")
@@ -68,7 +57,7 @@ def _echo_result(result: JobResult) -> None:
 @run_settings_options
 @click.option("--together", type=click.Choice(TOGETHER_MODES), default="auto", show_default=True,
               help="How each evaluation trains its networks (as `condensed eval --together`).")
-@click.option("--staged", type=click.Path(file_okay=False), default=None,
+@click.option("--staged", type=NonEmptyPath(file_okay=False), default=None,
               help="Staged tree (e.g. hub_cards) whose checkpoints of unfinished sets, staged by an earlier machine, are continued.")
 @click.option("--nice", "niceness", type=click.IntRange(0, 19), default=0, show_default=True,
               help="Lower this process's CPU priority (19: only idle CPU), for a campaign in the background.")
@@ -106,7 +95,7 @@ def build_collection(selectors: tuple[str, ...], out: str, data_root: str | None
 
 @collection.command()
 @click.argument("selectors", nargs=-1)
-@click.option("--out", type=click.Path(file_okay=False), default="out", show_default=True, help="Root of the sets.")
+@click.option("--out", type=NonEmptyPath(file_okay=False), default="out", show_default=True, help="Root of the sets.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--built", is_flag=True, help="Only sets that exist under --out.")
 @user_errors
@@ -120,8 +109,8 @@ def status(selectors: tuple[str, ...], out: str, fmt: str, built: bool) -> None:
 
 @collection.command()
 @click.argument("selectors", nargs=-1)
-@click.option("--out", type=click.Path(file_okay=False), default="out", show_default=True, help="Root of the built sets.")
-@click.option("--to", "to", type=click.Path(file_okay=False), default="hub_cards", show_default=True,
+@click.option("--out", type=NonEmptyPath(file_okay=False), default="out", show_default=True, help="Root of the built sets.")
+@click.option("--to", "to", type=NonEmptyPath(file_okay=False), default="hub_cards", show_default=True,
               help="Root of the staged Hub repos: TO/<dataset>/ is what `condensed push` uploads.")
 @user_errors
 def stage(selectors: tuple[str, ...], out: str, to: str) -> None:
@@ -130,39 +119,7 @@ def stage(selectors: tuple[str, ...], out: str, to: str) -> None:
     Sets of methods that select real images (random, herding) are real images: only their eval.json is staged.
     An unfinished set's checkpoint is staged beside its folder instead (TO/<dataset>/<method>/ipc<N>/checkpoint.safetensors),
     so that `collection build` on another machine continues it; it is removed once the set is staged complete."""
-    from condensed_datasets.datasets import CondensedDataset
-    from condensed_datasets.pipeline.cards import write_card
-
-    entries = _selected(selectors)
-    rows = {r["set"]: r for r in status_rows(entries, check_folder(out))}
-    touched = set()
-    for entry in entries:
-        row = rows[entry.key]
-        source, target = set_dir(out, entry.dataset, entry.method, entry.ipc), set_dir(to, entry.dataset, entry.method, entry.ipc)
-        if row["state"] != "complete, evaluated":
-            checkpoint = source / CHECKPOINT_FILENAME
-            if row["state"].split(",")[0] in ("missing", "partial") and checkpoint.is_file():
-                check_folder(target).mkdir(parents=True, exist_ok=True)
-                with atomic_path(target / CHECKPOINT_FILENAME) as tmp:
-                    shutil.copyfile(checkpoint, tmp)
-                click.echo(f"staged    {entry.key:28s} checkpoint at iteration {checkpoint_info(checkpoint)['iteration']} "
-                           f"-> {target / CHECKPOINT_FILENAME}")
-            else:
-                click.echo(f"skipped   {entry.key:28s} {row['state']}")
-            continue
-        check_folder(target).mkdir(parents=True, exist_ok=True)
-        (target / CHECKPOINT_FILENAME).unlink(missing_ok=True)  # finished: its staged checkpoint has served
-        shutil.copy2(source / EVAL_FILENAME, target / EVAL_FILENAME)
-        if not method_paper(entry.method).real_images:
-            for name in (SET_FILENAME, PREVIEW_FILENAME, BUILD_FILENAME):
-                if name != BUILD_FILENAME or (source / name).is_file():  # sets built before build.json existed have none
-                    shutil.copy2(source / name, target / name)
-            CondensedDataset.from_file(target / SET_FILENAME).to_hf_dataset().to_parquet(str(target / PARQUET_FILENAME))
-        touched.add(entry.dataset)
-        click.echo(f"staged    {entry.key:28s} -> {target}")
-    for dataset in sorted(touched):
-        if any((Path(to) / dataset).glob(f"*/ipc*/{SET_FILENAME}")):
-            click.echo(f"card      {write_card(Path(to) / dataset)}")
+    run_stage(_selected(selectors), out, to, say=click.echo)
 
 
 def _selected(selectors: tuple[str, ...]):

@@ -21,7 +21,7 @@ from condensed_datasets.cli.options import (
     run_settings_options,
 )
 from condensed_datasets.condense.settings import RunSettings
-from condensed_datasets.core.layout import SET_FILENAME
+from condensed_datasets.core.layout import SET_FILENAME, set_files
 from condensed_datasets.core.version import __version__
 from condensed_datasets.recipes import list_methods
 from condensed_datasets.training.evaluate import EvalSettings
@@ -162,19 +162,16 @@ def show(path: str, out: str, per_class: int, decoded: bool) -> None:
 def list_(root: str, dataset: str | None, remote: bool) -> None:
     """List local sets (ROOT/<dataset>/<method>/ipc<N>) and, with --remote, published ones."""
 
-    from condensed_datasets.core.evaluations import accuracy_text, set_headline
-    from condensed_datasets.core.layout import SET_FILENAME
+    from condensed_datasets.core.evaluations import set_headline, summary
     from condensed_datasets.hub.pins import list_sets
 
     if not Path(root).is_dir():
         raise click.ClickException(f"--root {root} is not a folder (sets live in ROOT/<dataset>/<method>/ipc<N>/)")
-    for path in sorted(Path(root).glob(f"*/*/ipc*/{SET_FILENAME}")):
+    for path in set_files(root, "*/*/ipc*"):
         name, method, ipc = path.parts[-4], path.parts[-3], path.parts[-2]
         if dataset and name != dataset:
             continue
-        evaluation, records = set_headline(path.parent)
-        acc = f"{accuracy_text(evaluation)} % ({evaluation['protocol']})" if evaluation else accuracy_text(None)
-        acc += f" [{len(records) - (evaluation is not None)} other evaluation(s)]" if len(records) > (evaluation is not None) else ""
+        acc = summary(*set_headline(path.parent))
         click.echo(f"local   {name}/{method}/{ipc}  {acc}  {path}")
     if remote:
         for entry in list_sets(dataset):
@@ -227,6 +224,24 @@ def _add_collection() -> None:
 
 
 _add_collection()
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--repo", required=True, help="The dataset repo the sets were pushed to, ORG/NAME.")
+@click.option("--commit", required=True, help="The commit id that holds them.")
+@click.option("--registry", required=True, type=NonEmptyPath(dir_okay=False), help="Registry JSON to record the pins in.")
+@user_errors
+def pin(path: str, repo: str, commit: str, registry: str) -> None:
+    """Record the commit and sha256 pins of the local sets at PATH, as pushed in COMMIT of REPO (after a push whose
+    registry write failed)."""
+    from condensed_datasets.hub.pins import check_registry
+    from condensed_datasets.pipeline.push import pins_of, record_pins
+
+    check_registry(registry)
+    pinned = pins_of(path, repo, commit)
+    record_pins(pinned, registry)
+    click.echo(f"recorded {len(pinned)} pin(s) of {repo}@{commit[:12]} in {registry}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -63,7 +63,7 @@ class NonEmptyPath(click.Path):
         return super().convert(value, param, ctx)
 
 
-data_root_option = click.option("--data-root", type=click.Path(file_okay=False), default=None,
+data_root_option = click.option("--data-root", type=NonEmptyPath(file_okay=False), default=None,
                                 help="Where real datasets live (default: $CONDENSED_DATA_ROOT, else ~/.cache/condensed-datasets/data).")
 device_option = click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True, help="Where to compute.")
 seed_option = click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,

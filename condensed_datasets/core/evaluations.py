@@ -78,6 +78,12 @@ def headline(records: list[dict[str, Any]], sha256: str | None) -> dict[str, Any
     return None
 
 
+def shown(records: list[dict[str, Any]], sha256: str | None) -> dict[str, Any] | None:
+    """What a listing shows: the `headline`, else the latest record of exactly this file, labelled by `at_protocol`."""
+    return headline(records, sha256) or next(
+        (r for r in reversed(records) if sha256 is None or r.get("set_sha256") == sha256), None)
+
+
 def set_headline(set_folder: str | Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """`headline` of the set in ``set_folder`` (its file hashed if present) and every record beside it."""
     records = read_evaluations(set_folder)
@@ -95,3 +101,16 @@ def label(record: dict[str, Any]) -> str:
     kind = "full protocol" if at_protocol(record) else ("reduced" if record.get("reduced_epochs") else "unlabelled")
     return (f"{record['mean']:.2f} ± {record['std']:.2f} % ({record['protocol']} protocol, {record['models']} x "
             f"{record['arch']}, {record['epochs']} epochs, {kind})")
+
+
+def summary(record: dict[str, Any] | None, records: list[dict[str, Any]]) -> str:
+    """One line for a listing: the headline with its protocol, else `NOT_AT_PROTOCOL` and the latest other record."""
+    if record is not None:
+        others = len(records) - 1
+        return f"{accuracy_text(record)} % ({record['protocol']})" + (f" [{others} other evaluation(s)]" if others else "")
+    if not records:
+        return NOT_AT_PROTOCOL
+    latest = records[-1]
+    kind = "reduced" if latest.get("reduced_epochs") else "unlabelled"
+    return (f"{NOT_AT_PROTOCOL}; latest: {latest['mean']:.2f} ± {latest['std']:.2f} % ({latest['protocol']}), {kind}, "
+            f"{latest['epochs']} epochs")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,3 +83,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename: never half-written."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def copy_atomically(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Copy a file so that ``target`` is either absent or complete (temporary file + rename); returns ``target``."""
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return Path(target)

@@ -23,7 +23,7 @@ from torch import Tensor
 from condensed_datasets.core.condensed_set import CondensedSet, DecoderSpec
 from condensed_datasets.core.errors import CondensedFormatError
 from condensed_datasets.core.files import atomic_path, sha256_file
-from condensed_datasets.core.validation import check_storable, validate_set
+from condensed_datasets.core.validation import MAX_NESTING, check_storable, validate_set
 
 SCHEMA_VERSION = 2
 SUPPORTED_SCHEMAS = (1, 2)  # 1: the checksum covered the tensor bytes only
@@ -100,6 +100,8 @@ def _read_header(path: Path) -> dict[str, Any]:
         header = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CondensedFormatError(f"{corrupt}: its header is not JSON ({err})") from None
+    except RecursionError:
+        raise CondensedFormatError(f"{corrupt}: its header nests deeper than {MAX_NESTING} levels") from None
     if not isinstance(header, dict):
         raise CondensedFormatError(f"{corrupt}: its header is not a JSON object")
     canonical = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
@@ -123,6 +125,8 @@ def read_document(path: str | os.PathLike) -> dict[str, Any]:
         document = json.loads(metadata["condensed"])
     except json.JSONDecodeError as err:
         raise CondensedFormatError(f"{path}: the metadata JSON is corrupted: {err}") from None
+    except RecursionError:  # nested deeper than Python's parser goes; a set's metadata nests 3 levels
+        raise CondensedFormatError(f"{path}: the metadata JSON nests deeper than {MAX_NESTING} levels") from None
     if not isinstance(document, dict):
         raise CondensedFormatError(f"{path}: the metadata JSON is corrupted: not an object")
     version = document.get("schema_version")

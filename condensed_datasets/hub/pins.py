@@ -86,6 +86,21 @@ def record_set(entry: PublishedSet, registry: str | os.PathLike) -> None:
         atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
+def check_registry(registry: str | os.PathLike) -> Path:
+    """A registry file that can be written: its folder exists and is writable, it is not a folder, and an existing
+    one is a valid registry; else a `ValueError` naming the path and what is wrong (checked before any upload)."""
+    path = Path(registry)
+    if str(registry).strip() == "" or path.is_dir():
+        raise ValueError(f"--registry {str(registry)!r} must name a JSON file, not a folder")
+    if not path.parent.is_dir():
+        raise ValueError(f"--registry {path}: its folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"--registry {path} cannot be written (permissions)")
+    if path.exists():
+        _read_registry(path)  # an existing registry must be valid before we add to it
+    return path
+
+
 def check_revision(revision: str) -> str:
     """Refuse revisions that are not a branch, tag or commit name (they end up in cache file paths)."""
     if (not isinstance(revision, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*", revision)

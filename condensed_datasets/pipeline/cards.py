@@ -19,9 +19,9 @@ from condensed_datasets.core.condensed_set import CondensedSet
 from condensed_datasets.core.evaluations import (
     accuracy_text,
     at_protocol,
-    headline,
     read_evaluations,
     set_headline,
+    shown,
 )
 from condensed_datasets.core.files import atomic_write_bytes
 from condensed_datasets.core.layout import (
@@ -30,6 +30,7 @@ from condensed_datasets.core.layout import (
     PARQUET_FILENAME,
     PREVIEW_FILENAME,
     SET_FILENAME,
+    set_files,
     set_relative_dir,
 )
 from condensed_datasets.core.methods import METHOD_NAMES, method_paper
@@ -58,7 +59,7 @@ class LocalSet:
 def find_sets(folder: str | os.PathLike) -> list[LocalSet]:
     """Every ``<method>/ipc<N>/condensed.safetensors`` under a dataset folder, sorted by method then IPC."""
     found = []
-    for path in sorted(Path(folder).glob(f"*/ipc*/{SET_FILENAME}")):
+    for path in set_files(folder):
         evaluation, records = set_headline(path.parent)
         found.append(LocalSet(path, CondensedSet.load(path), evaluation, records))
     return sorted(found, key=lambda s: (s.cset.method, s.cset.ipc))
@@ -71,7 +72,7 @@ def find_baselines(folder: str | os.PathLike) -> list[dict[str, Any]]:
     for path in Path(folder).glob(f"*/ipc*/{EVAL_FILENAME}"):
         if (path.parent / SET_FILENAME).exists():
             continue
-        evaluation = headline(read_evaluations(path.parent), None)
+        evaluation = shown(read_evaluations(path.parent), None)  # labelled below when reduced
         method = evaluation.get("method") if evaluation else None
         if method in METHOD_NAMES and method_paper(method).real_images:
             found.append(evaluation)
@@ -81,15 +82,16 @@ def find_baselines(folder: str | os.PathLike) -> list[dict[str, Any]]:
 def _baseline_row(e: dict[str, Any]) -> dict[str, Any]:
     sha = e.get("set_sha256")
     return {"method": e.get("method", "-"), "ipc": e.get("ipc", "-"), "accuracy": f"{e['mean']:.2f} ± {e['std']:.2f}",
-            "evaluation": _evaluation_text(e), "seed": e.get("seed", "-"), "sha256": f"`{sha[:12]}`" if sha else "-"}
+            "evaluation": _evaluation_text(e) + ("" if at_protocol(e) else "; reduced, not at its protocol"),
+            "seed": e.get("seed", "-"), "sha256": f"`{sha[:12]}`" if sha else "-"}
 
 
 def dataset_folders(root: str | os.PathLike) -> list[Path]:
     """``root`` itself when it holds sets, else each sub-folder of ``root`` that does."""
     root = Path(root)
-    if any(root.glob(f"*/ipc*/{SET_FILENAME}")):
+    if set_files(root):
         return [root]
-    return [d for d in sorted(root.iterdir()) if d.is_dir() and any(d.glob(f"*/ipc*/{SET_FILENAME}"))]
+    return [d for d in sorted(root.iterdir()) if d.is_dir() and set_files(d)]
 
 
 def _published(s: LocalSet) -> tuple[int | None, dict[str, Any]]:
@@ -117,16 +119,32 @@ def _notes(s: LocalSet) -> str:
         notes.append("condensed on CPU")
     if changed:
         notes.append("changed from the published config: " + ", ".join(f"{k}={v}" for k, v in sorted(changed.items())))
-    e = s.evaluation
-    reduced = [r for r in s.records if not at_protocol(r)]
-    if reduced:
-        notes.append(f"{len(reduced)} reduced or unlabelled evaluation(s) in eval.json, not shown")
-    if e:
-        if str(e.get("device", "")).startswith("cpu"):
-            notes.append("evaluated on CPU")
-        if e.get("precision", "float32") != "float32":
-            notes.append(f"evaluation networks computed in {e['precision']} (float32 weights)")
+    for record in [r for r in s.records if not at_protocol(r)][-MAX_LISTED:]:
+        notes.append(_not_headline(record, s))
+    if s.evaluation:
+        notes += _how_evaluated(s.evaluation)
     return "; ".join(notes) or "-"
+
+
+MAX_LISTED = 3  # reduced evaluations listed in a set's notes (the latest)
+
+
+def _how_evaluated(e: dict[str, Any]) -> list[str]:
+    notes = ["evaluated on CPU"] if str(e.get("device", "")).startswith("cpu") else []
+    if e.get("precision", "float32") != "float32":
+        notes.append(f"evaluation networks computed in {e['precision']} (float32 weights)")
+    return notes
+
+
+def _not_headline(e: dict[str, Any], s: LocalSet) -> str:
+    """A reduced (or unlabelled) evaluation, listed with its label, never as the set's accuracy."""
+    from condensed_datasets.training.evaluate import full_epochs
+
+    full = full_epochs(e["protocol"], s.cset.dataset, s.cset.num_classes, int(e.get("train_images", s.cset.ipc)))
+    kind = f"reduced evaluation: {e['epochs']} of {full} epochs" if e.get("reduced_epochs") else \
+        "unlabelled evaluation (recorded before evaluations said whether they were reduced)"
+    how = ", ".join([f"{e['models']} x {e['arch']}, {e['epochs']} epochs"] + _how_evaluated(e))
+    return f"{kind}, not the set's accuracy: {e['mean']:.2f} ± {e['std']:.2f} % ({how})"
 
 
 def _beside_paper(s: LocalSet) -> dict[str, str]:

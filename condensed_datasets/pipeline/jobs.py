@@ -9,7 +9,6 @@ checkpointed, so a kill at any moment leaves finished sets intact and the runnin
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import traceback
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.core.errors import RunStopped
 from condensed_datasets.core.layout import CHECKPOINT_FILENAME, SET_FILENAME, set_dir
 from condensed_datasets.pipeline.collection import CollectionEntry
+from condensed_datasets.pipeline.stage import adopt_staged_checkpoint
 from condensed_datasets.training.evaluate import EvalSettings
 
 ENGINES = ("local", "ray")
@@ -114,7 +114,7 @@ def _run(job: Job, start: float) -> JobResult:
     real = None  # the real dataset, read at most once per job (building and evaluating both need it)
     cset = load(path) if path.is_file() else None
     if cset is None or (target is not None and int(cset.meta.get("iterations_run", 0)) < target):
-        adopt_staged_checkpoint(job)
+        adopt_staged_checkpoint(job.staged, job.out, entry)
         resume = (folder / CHECKPOINT_FILENAME).is_file()
         state = "resumed" if resume else "built"
         real = load_source(job.dataset, job.data_root)
@@ -131,20 +131,6 @@ def _run(job: Job, start: float) -> JobResult:
     return JobResult(job.key, state, round(time.monotonic() - start, 1), str(path), f"{result['mean']:.2f} ± {result['std']:.2f}")
 
 
-def adopt_staged_checkpoint(job: Job) -> bool:
-    """Copy the checkpoint an earlier machine staged for this set (``STAGED/<dataset>/<method>/ipc<N>/``) into the
-    output folder when that has none, so the build continues it; whether one was copied."""
-    if not job.staged:
-        return False
-    source = set_dir(job.staged, job.dataset, job.method, job.ipc) / CHECKPOINT_FILENAME
-    target = set_dir(job.out, job.dataset, job.method, job.ipc) / CHECKPOINT_FILENAME
-    if not source.is_file() or target.exists() or source.resolve() == target.resolve():
-        return False
-    from condensed_datasets.core.files import atomic_path
-
-    with atomic_path(target) as tmp:
-        shutil.copyfile(source, tmp)
-    return True
 
 
 def run_local(jobs: list[Job], on_result: Callable[[JobResult], None]) -> list[JobResult]:

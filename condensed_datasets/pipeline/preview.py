@@ -42,3 +42,12 @@ def write_preview(cset: CondensedSet, path: str | os.PathLike, per_class: int = 
     with atomic_path(path) as tmp:
         save_image(preview_grid(cset, per_class, decoded), str(tmp), format="png")
     return Path(path)
+
+
+def write_viewer_export(set_path: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """The Hub dataset viewer's copy of a set: its decoded images and labels as parquet (written atomically)."""
+    from condensed_datasets.datasets import CondensedDataset
+
+    with atomic_path(path) as tmp:
+        CondensedDataset.from_file(set_path).to_hf_dataset().to_parquet(str(tmp))
+    return Path(path)

@@ -13,6 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from condensed_datasets.core.errors import PushError
 from condensed_datasets.core.files import sha256_file
@@ -23,9 +24,15 @@ from condensed_datasets.core.layout import (
     SET_FILENAME,
 )
 from condensed_datasets.hub.download import endpoint
-from condensed_datasets.hub.pins import PublishedSet, check_repo_id, record_set
+from condensed_datasets.hub.pins import (
+    PublishedSet,
+    check_registry,
+    check_repo_id,
+    check_revision,
+    record_set,
+)
 from condensed_datasets.pipeline.cards import dataset_folders, find_sets, render_card
-from condensed_datasets.pipeline.preview import write_preview
+from condensed_datasets.pipeline.preview import write_preview, write_viewer_export
 
 
 @dataclass
@@ -41,8 +48,6 @@ class PushResult:
 def _operations(folder: Path, only: Path | None, staging: Path, repo_id: str) -> tuple[list, list[PublishedSet], str]:
     from huggingface_hub import CommitOperationAdd
 
-    from condensed_datasets.datasets import CondensedDataset
-
     ops, pinned = [], []
     sets = [s for s in find_sets(folder) if only is None or s.path.resolve() == only.resolve()]
     if not sets:
@@ -54,14 +59,13 @@ def _operations(folder: Path, only: Path | None, staging: Path, repo_id: str) ->
         preview = s.path.parent / PREVIEW_FILENAME
         if not preview.is_file():
             preview = write_preview(s.cset, stage / PREVIEW_FILENAME)
-        CondensedDataset.from_file(s.path).to_hf_dataset().to_parquet(str(stage / PARQUET_FILENAME))
+        write_viewer_export(s.path, stage / PARQUET_FILENAME)
         ops += [CommitOperationAdd(f"{rel}/{SET_FILENAME}", str(s.path)),
                 CommitOperationAdd(f"{rel}/{PREVIEW_FILENAME}", str(preview)),
                 CommitOperationAdd(f"{rel}/{PARQUET_FILENAME}", str(stage / PARQUET_FILENAME))]
         if (s.path.parent / EVAL_FILENAME).is_file():
             ops.append(CommitOperationAdd(f"{rel}/{EVAL_FILENAME}", str(s.path.parent / EVAL_FILENAME)))
-        pinned.append(PublishedSet(s.cset.dataset, s.cset.method, s.cset.ipc, repo_id, "", sha256_file(s.path),
-                                   {k: s.evaluation[k] for k in ("mean", "std", "protocol", "epochs", "models", "arch")} if s.evaluation else None))
+        pinned.append(PublishedSet(s.cset.dataset, s.cset.method, s.cset.ipc, repo_id, "", sha256_file(s.path), _accuracy(s)))
     (staging / "README.md").write_text(render_card(folder, repo_id))
     ops.append(CommitOperationAdd("README.md", str(staging / "README.md")))
     return ops, pinned, sets[0].cset.dataset
@@ -99,18 +103,14 @@ def push(path: str | os.PathLike, repo_id: str, *, revision: str | None = None, 
     from condensed_datasets.hub.download import offline
 
     check_repo_id(repo_id)
+    if revision is not None:
+        check_revision(revision)
+    registry = registry or os.environ.get("CONDENSED_REGISTRY")
+    if registry:
+        check_registry(registry)  # every local check before the first network write
     if offline():
         raise PushError("HF_HUB_OFFLINE is set: pushing needs the Hub; unset HF_HUB_OFFLINE and try again")
-    path = Path(path)
-    only = path if path.is_file() else None
-    if only is not None:
-        folder = path.parent.parent.parent
-    else:
-        folders = dataset_folders(path)
-        if len(folders) != 1:
-            names = ", ".join(f.name for f in folders) or "none"
-            raise ValueError(f"{path} holds sets of {len(folders)} datasets ({names}); one repo holds one dataset: push ROOT/<dataset>")
-        folder = folders[0]
+    folder, only = _target(Path(path))
     api = HfApi(endpoint=endpoint())
     with tempfile.TemporaryDirectory() as tmp:
         ops, pinned, dataset = _operations(folder, only, Path(tmp), repo_id)
@@ -120,8 +120,43 @@ def push(path: str | os.PathLike, repo_id: str, *, revision: str | None = None, 
             repo_id, ops, commit_message=message or f"Upload condensed {dataset} sets: {names}", repo_type="dataset",
             revision=revision), retries, retry_wait)
     pinned = [PublishedSet(p.dataset, p.method, p.ipc, p.repo_id, info.oid, p.sha256, p.accuracy) for p in pinned]
-    registry = registry or os.environ.get("CONDENSED_REGISTRY")
     if registry:
-        for entry in pinned:
-            record_set(entry, registry)
+        try:
+            record_pins(pinned, registry)
+        except Exception as err:  # whatever stops the write, the commit has landed: say so, and how to record it
+            raise PushError(f"the commit {info.oid} landed on {repo_id} ({info.commit_url}), but its pins could not be "
+                            f"recorded in {registry} ({err}); record them with: condensed pin {path} --repo {repo_id} "
+                            f"--commit {info.oid} --registry REGISTRY") from None
     return PushResult(repo_id, info.oid, info.commit_url, pinned)
+
+
+def record_pins(pinned: list[PublishedSet], registry: str | os.PathLike) -> None:
+    """Record each set's commit and sha256 in the registry file (each entry atomically)."""
+    for entry in pinned:
+        record_set(entry, registry)
+
+
+def pins_of(path: str | os.PathLike, repo_id: str, commit: str) -> list[PublishedSet]:
+    """The pins of the local sets at ``path`` (a dataset folder, a root holding one, or one set file) as pushed
+    in ``commit`` of ``repo_id``: what ``condensed pin`` records after a push whose registry write failed."""
+    check_repo_id(repo_id)
+    check_revision(commit)
+    folder, only = _target(Path(path))
+    sets = [s for s in find_sets(folder) if only is None or s.path.resolve() == only.resolve()]
+    return [PublishedSet(s.cset.dataset, s.cset.method, s.cset.ipc, repo_id, commit, sha256_file(s.path), _accuracy(s))
+            for s in sets]
+
+
+def _accuracy(s: Any) -> dict[str, Any] | None:
+    return {k: s.evaluation[k] for k in ("mean", "std", "protocol", "epochs", "models", "arch")} if s.evaluation else None
+
+
+def _target(path: Path) -> tuple[Path, Path | None]:
+    """The dataset folder to push and, for a single set file, that file."""
+    if path.is_file():
+        return path.parent.parent.parent, path
+    folders = dataset_folders(path)
+    if len(folders) != 1:
+        names = ", ".join(f.name for f in folders) or "none"
+        raise ValueError(f"{path} holds sets of {len(folders)} datasets ({names}); one repo holds one dataset: push ROOT/<dataset>")
+    return folders[0], None

@@ -6,6 +6,7 @@ import json
 import os
 from typing import Any, Iterable
 
+from condensed_datasets.core.evaluations import at_protocol
 from condensed_datasets.core.layout import SET_FILENAME, set_dir
 from condensed_datasets.pipeline.collection import CollectionEntry, format_gap
 
@@ -15,7 +16,7 @@ COLUMNS = ("set", "state", "iterations", "device", "accuracy", "evaluation", "pa
 
 def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> list[dict[str, Any]]:
     """One row per entry: what is built under ``out`` and how it compares with its paper."""
-    from condensed_datasets.core.evaluations import headline, read_evaluations
+    from condensed_datasets.core.evaluations import read_evaluations, shown
     from condensed_datasets.core.files import sha256_file
     from condensed_datasets.core.storage import load
 
@@ -29,7 +30,7 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
                                "paper_source": entry.paper.citation if entry.paper else None, "note": entry.note}
         if not path.is_file():
             # a staged real-image set keeps its evaluations, not its file
-            evaluation = headline(read_evaluations(folder), None)
+            evaluation = shown(read_evaluations(folder), None)
             if evaluation:
                 rows.append({**row, "state": "evaluated, file not staged", "iterations_run": None,
                              "sha256": evaluation.get("set_sha256"), **_evaluation_cells(evaluation, entry)})
@@ -38,7 +39,7 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
             continue
         cset, sha256 = load(path), sha256_file(path)
         run = int(cset.meta.get("iterations_run", 0)) if budget is not None else None
-        evaluation = headline(read_evaluations(folder), sha256)
+        evaluation = shown(read_evaluations(folder), sha256)
         complete = budget is None or run >= budget
         row.update(state=("complete" if complete else "partial") + (", evaluated" if evaluation else ""), iterations_run=run,
                    device=cset.meta.get("built_on"), sha256=sha256)
@@ -50,7 +51,8 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
 
 def _evaluation_cells(evaluation: dict[str, Any], entry: CollectionEntry) -> dict[str, Any]:
     cells: dict[str, Any] = {f"eval_{k}": evaluation[k] for k in ("mean", "std", "protocol", "epochs", "models", "device")}
-    if entry.paper:
+    cells["eval_at_protocol"] = at_protocol(evaluation)  # else a reduced (or unlabelled) evaluation: never the headline
+    if entry.paper and cells["eval_at_protocol"]:
         cells["gap"], cells["gap_in_std"] = entry.paper.gap(evaluation["mean"], evaluation["std"])
     return cells
 
@@ -58,11 +60,13 @@ def _evaluation_cells(evaluation: dict[str, Any], entry: CollectionEntry) -> dic
 def _cells(row: dict[str, Any]) -> dict[str, str]:
     iterations = "-" if row["budget"] is None or row.get("iterations_run", 0) is None else f"{row.get('iterations_run') or 0}/{row['budget']}"
     has_eval = "eval_mean" in row
+    headline = has_eval and row["eval_at_protocol"]
     gap = format_gap(row["gap"], row.get("gap_in_std")) if "gap" in row else "-"
     return {
         "set": row["set"], "state": row["state"], "iterations": iterations, "device": row.get("device") or "-",
-        "accuracy": f"{row['eval_mean']:.2f} ± {row['eval_std']:.2f}" if has_eval else "-",
-        "evaluation": f"{row['eval_protocol']}, {row['eval_epochs']} ep, {row['eval_models']} models" if has_eval else "-",
+        "accuracy": f"{row['eval_mean']:.2f} ± {row['eval_std']:.2f}" if headline else ("not at protocol" if has_eval else "-"),
+        "evaluation": (f"{row['eval_protocol']}, {row['eval_epochs']} ep, {row['eval_models']} models"
+                       + ("" if headline else f", reduced: {row['eval_mean']:.2f} ± {row['eval_std']:.2f}")) if has_eval else "-",
         "paper": (f"{row['paper_mean']:.1f}" + (f" ± {row['paper_std']:.1f}" if row["paper_std"] is not None else ""))
                  if row["paper_mean"] is not None else "none reported",
         "gap": gap, "sha256": (row.get("sha256") or "-")[:12],

@@ -21,6 +21,7 @@ from torch import Tensor
 from condensed_datasets.core.condensed_set import normalize
 from condensed_datasets.core.errors import DataNotFoundError, UnknownNameError
 from condensed_datasets.core.registry import Registry
+from condensed_datasets.core.validation import check_split_classes
 
 FULL_DSA = "color_crop_cutout_flip_scale_rotate"
 NO_FLIP_DSA = "color_crop_cutout_scale_rotate"  # flipping hurts digits (DSA README)
@@ -208,7 +209,7 @@ def _read_image_files(files: list[Path]) -> Tensor:
 
 def _read_class_folders(folder: Path, classes: list[str] | None = None) -> tuple[Tensor, Tensor, list[str]]:
     """``folder/<class>/*.<img>`` -> (uint8 images, labels, classes); classes sort alphabetically."""
-    classes = classes or sorted(p.name for p in folder.iterdir() if p.is_dir())
+    classes = classes or _class_folders(folder)
     files, labels = [], []
     for label, name in enumerate(classes):
         found = sorted(f for f in (folder / name).rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
@@ -265,6 +266,10 @@ def _write_decoded_cache(path: Path, splits: RawSplits, fingerprint: str) -> Non
         pass
 
 
+def _class_folders(split: Path) -> list[str]:
+    return sorted(d.name for d in split.iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
 def _read_split_tree(root: Path) -> RawSplits:
     """``root/train/<class>/*`` and ``root/test/<class>/*`` (``val`` accepted for ``test``).
 
@@ -277,6 +282,7 @@ def _read_split_tree(root: Path) -> RawSplits:
     cached = _read_decoded_cache(root / DECODED_CACHE, fingerprint)
     if cached is not None:
         return cached
+    check_split_classes(_class_folders(root / "train"), _class_folders(test_dir), str(root))
     train_x, train_y, classes = _read_class_folders(root / "train")
     test_x, test_y, _ = _read_class_folders(test_dir, classes)
     splits = RawSplits(train_x, train_y, test_x, test_y, classes)
