@@ -238,6 +238,17 @@ CLI_CASES = [
     ("show-out-empty", ("show", "{set}", "--out", ""), ("--out", "empty path")),
     ("list-root-empty", ("list", "--root", ""), ("--root", "empty path")),
     ("eval-path-empty", ("eval", ""), ("PATH", "empty path")),
+    ("data-root-empty", (*B, "--out", "{tmp}/o", "--data-root", ""), ("--data-root", "empty path")),
+    ("collection-checkpoint-nan", ("collection", "build", "digits/random/1", "--out", "{tmp}/o", "--checkpoint-minutes", "nan"),
+     ("--checkpoint-minutes", "'nan'", "finite")),
+    ("collection-out-empty", ("collection", "status", "--out", ""), ("--out", "empty path")),
+    ("collection-staged-empty", ("collection", "build", "digits/random/1", "--out", "{tmp}/o", "--staged", ""),
+     ("--staged", "empty path")),
+    ("collection-to-empty", ("collection", "stage", "digits/random/1", "--out", "{tmp}/o", "--to", ""), ("--to", "empty path")),
+    ("pin-commit-bad", ("pin", "{set}", "--repo", "org/x", "--commit", "../x", "--registry", "{tmp}/r.json"),
+     ("invalid revision", "'../x'")),
+    ("pin-registry-missing-folder", ("pin", "{set}", "--repo", "org/x", "--commit", "a" * 40, "--registry", "{tmp}/no/r.json"),
+     ("--registry", "does not exist")),
 ]
 
 
@@ -281,6 +292,7 @@ EVAL_CASES = [
     ("method-int", {"method": 3}, ("method 3",)),
     ("sha-short", {"set_sha256": "abc"}, ("set_sha256 'abc'", "64 hex digits")),
     ("best-of-periodic", {"best_of_periodic": {"mean": "a"}}, ("best_of_periodic",)),
+    ("reduced-string", {"reduced_epochs": "no"}, ("reduced_epochs 'no'", "true or false")),
 ]
 
 
@@ -302,8 +314,8 @@ def test_a_valid_eval_json_is_read(good_set):
     assert read_evaluations(good_set.parent) == [GOOD_EVAL]
 
 
-def test_the_tables_hold_at_least_forty_hostile_cases():
-    assert len(FILE_CASES) + len(SAVE_CASES) + len(CLI_CASES) + len(EVAL_CASES) >= 40
+def test_the_tables_hold_at_least_a_hundred_hostile_cases():
+    assert len(FILE_CASES) + len(SAVE_CASES) + len(CLI_CASES) + len(EVAL_CASES) >= 100
 
 
 # --- any valid set survives save -> load -> decode unchanged --------------------------------------------------------
@@ -347,3 +359,57 @@ def test_any_valid_set_survives_save_load_decode_unchanged(cset):
     for a, b in zip(expected, back_decoded):
         assert (a is None and b is None) or torch.equal(a, b)
     assert torch.equal(dataset.images, expected[0]) and dataset.targets == expected[1].tolist()
+
+
+# --- inputs beyond set files ------------------------------------------------------------------------------------------
+def test_a_header_nested_past_the_parser_is_one_line(tmp_path, good_set):
+    from safetensors import safe_open
+
+    with safe_open(str(good_set), "pt") as f:
+        metadata = f.metadata()
+    document = json.loads(metadata["condensed"])
+    document["meta"]["config"] = "NEST"
+    deep = json.dumps(document).replace('"NEST"', "[" * 100_000 + "]" * 100_000)
+    path = tmp_path / "deep" / "condensed.safetensors"
+    path.parent.mkdir()
+    save_file(load_tensors(good_set), str(path), metadata={**metadata, "condensed": deep})
+    line = one_error_line(cli("info", path))
+    assert "nests deeper than 32 levels" in line and str(path) in line
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_an_image_folder_whose_splits_differ_in_classes_is_refused(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    for split, classes in (("train", ["a", "b"]), ("test", ["a", "c"])):
+        for name in classes:
+            (tmp_path / "data" / split / name).mkdir(parents=True)
+            Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "data" / split / name / "x.png")
+    line = one_error_line(cli("build", f"imagefolder:{tmp_path / 'data'}", "--method", "random", "--ipc", "1",
+                              "--out", tmp_path / "o", "--quiet"))
+    assert "test classes ['c'] are not train classes" in line and "train classes ['b'] have no test folder" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_soft_targets_of_a_hard_label_set_with_many_classes_cost_one_row_per_item(tmp_path):
+    classes = [f"c{i}" for i in range(10_000)]
+    cset = CondensedSet(torch.zeros(10_000, 1, 2, 2), torch.arange(10_000),
+                        {"dataset": "toy", "classes": classes, "mean": [0.5], "std": [0.2], "method": "random", "ipc": 1})
+    path = tmp_path / "many" / "condensed.safetensors"
+    cset.save(path)
+    dataset = CondensedDataset.from_file(path, target_type="soft")
+    _, target = dataset[9_999]
+    assert target.shape == (10_000,) and target[9_999] == 1 and target.sum() == 1
+    assert dataset._one_hot is None  # no n x classes table was built for one item
+
+
+def test_list_ignores_a_folder_named_like_a_set(tmp_path, good_set):
+    (tmp_path / "sets" / "toy" / "dm" / "ipc1" / "condensed.safetensors").mkdir(parents=True)
+    listed = cli("list", "--root", tmp_path / "sets")
+    assert listed.exit_code == 0 and "toy/dm/ipc1" not in listed.output and "toy/random/ipc2" in listed.output
