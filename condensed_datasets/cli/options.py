@@ -77,31 +77,22 @@ def _auto_choice_option(*names: str, choices: tuple[str, ...], help_text: str):
 
 real_precision_option = _auto_choice_option(
     "--real-precision", choices=PRECISIONS,
-    help_text="Precision of DM's and IDM's embeddings of real images; auto picks bf16 on a CPU with AVX512-BF16 and "
-              "fp32 elsewhere (see docs/performance.md).")
+    help_text="Precision of DM's and IDM's real-image embeddings (auto: bf16 on CPUs with AVX512-BF16; see docs/performance.md).")
 train_precision_option = _auto_choice_option(
     "--train-precision", choices=PRECISIONS,
-    help_text="Precision of a recipe's network training (IDC's and IDM's steps on real batches, the inner loop of DC, "
-              "DSA and DCMG); auto picks bf16 autocast on a CPU with AVX512-BF16 and fp32 elsewhere (see docs/performance.md).")
+    help_text="Precision of a recipe's network training (auto: bf16 on CPUs with AVX512-BF16; see docs/performance.md).")
 train_compilation_option = _auto_choice_option(
     "--train-compile", "train_compilation", choices=COMPILATION,
-    help_text="Run a recipe's network training through torch.compile; auto compiles on a CPU with a C++ compiler when "
-              "the run trains at least 1e8 image-pixels (every published budget, not the digits demo), never on CUDA "
-              "(see docs/performance.md).")
+    help_text="Run a recipe's network training through torch.compile (auto: where it pays off; see docs/performance.md).")
 match_compilation_option = _auto_choice_option(
     "--match-compile", "match_compilation", choices=COMPILATION,
-    help_text="Run the gradient-matching passes of DC, DSA and IDC as one compiled torch.func function; auto compiles "
-              "on a CPU with a C++ compiler when the run's matching reaches 1e8 image-pixels, never with batch norm, "
-              "DCMG's inter-class term or CUDA (see docs/performance.md).")
+    help_text="Run the gradient-matching passes compiled (auto: where it pays off; see docs/performance.md).")
 eval_precision_option = _auto_choice_option(
     "--precision", "eval_precision", choices=PRECISIONS,
-    help_text="Precision of the evaluation networks (bf16: autocast forwards, float32 weights and loss); auto picks bf16 "
-              "on a CPU with AVX512-BF16 and fp32 elsewhere (see docs/performance.md).")
+    help_text="Precision of the evaluation networks (auto: bf16 on CPUs with AVX512-BF16; see docs/performance.md).")
 eval_compilation_option = _auto_choice_option(
     "--compile", "compilation", choices=COMPILATION,
-    help_text="Run the evaluation networks through torch.compile; auto compiles on a CPU with a C++ compiler when the "
-              "evaluation trains at least 1e8 image-pixels (a full CIFAR or MNIST protocol, not the digits demo), never "
-              "on CUDA (see docs/performance.md).")
+    help_text="Run the evaluation networks through torch.compile (auto: where it pays off; see docs/performance.md).")
 checkpoint_minutes_option = click.option("--checkpoint-minutes", type=FiniteFloatRange(min=0), default=5.0, show_default=True,
                                          help="Write a checkpoint this often (and always at the end).")
 amp_option = click.option("--amp", is_flag=True, help="bfloat16 autocast on CUDA where the recipe supports it.")
@@ -130,8 +121,7 @@ EVAL_SETTINGS_OPTIONS = (
     click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override the protocol's epochs (recorded as reduced)."),
     click.option("--protocol", type=click.Choice(list_protocols()), default=None, help="Evaluation protocol (default: the set's)."),
     click.option("--together", type=click.Choice(TOGETHER_MODES), default="auto", show_default=True,
-                 help="How the networks share the process: vmap (stacked), loop (interleaved steps) or sequential; auto: vmap on "
-                      "CUDA, sequential on CPU (see docs/performance.md)."),
+                 help="How the networks share the process (auto: vmap on CUDA, sequential on CPU; see docs/performance.md)."),
     eval_precision_option, eval_compilation_option, device_option, seed_option,
 )
 
