@@ -101,18 +101,27 @@ RUN_SETTINGS_OPTIONS = (device_option, seed_option, checkpoint_minutes_option, a
                         train_precision_option, train_compilation_option, match_compilation_option)
 
 
-def run_settings_options(command):
-    """Give ``command`` the options of `RunSettings` and hand it one object, ``settings``, instead of eight values."""
-    names = [f.name for f in fields(RunSettings)]
+def _settings_options(settings_class: type, options: tuple, renamed: dict[str, str] | None = None):
+    """A decorator giving a command ``options`` and handing it one ``settings_class`` object, ``settings``, built from
+    them (``renamed``: an option's name where it differs from the field's)."""
+    renamed = renamed or {}
+    names = {f.name for f in fields(settings_class)}
 
-    @functools.wraps(command)
-    def with_settings(*args: Any, **kwargs: Any) -> Any:
-        return command(*args, settings=RunSettings(**{name: kwargs.pop(name) for name in names}), **kwargs)
+    def decorate(command):
+        @functools.wraps(command)
+        def with_settings(*args: Any, **kwargs: Any) -> Any:
+            values = {renamed.get(k, k): kwargs.pop(k) for k in list(kwargs) if renamed.get(k, k) in names}
+            return command(*args, settings=settings_class(**values), **kwargs)
 
-    for option in reversed(RUN_SETTINGS_OPTIONS):
-        with_settings = option(with_settings)
-    return with_settings
+        for option in reversed(options):
+            with_settings = option(with_settings)
+        return with_settings
 
+    return decorate
+
+
+run_settings_options = _settings_options(RunSettings, RUN_SETTINGS_OPTIONS)
+run_settings_options.__doc__ = "Give a command the options of `RunSettings` and hand it one object, ``settings``."
 
 EVAL_SETTINGS_OPTIONS = (
     click.option("--arch", type=click.Choice(list_networks()), default=None,
@@ -126,16 +135,4 @@ EVAL_SETTINGS_OPTIONS = (
 )
 
 
-def eval_settings_options(command):
-    """Give ``command`` the options of `EvalSettings` and hand it one object, ``settings``."""
-    renamed = {"eval_precision": "precision"}  # the option's name where it differs from the field's
-    names = [f.name for f in fields(EvalSettings)]
-
-    @functools.wraps(command)
-    def with_settings(*args: Any, **kwargs: Any) -> Any:
-        values = {renamed.get(k, k): kwargs.pop(k) for k in list(kwargs) if renamed.get(k, k) in names}
-        return command(*args, settings=EvalSettings(**values), **kwargs)
-
-    for option in reversed(EVAL_SETTINGS_OPTIONS):
-        with_settings = option(with_settings)
-    return with_settings
+eval_settings_options = _settings_options(EvalSettings, EVAL_SETTINGS_OPTIONS, {"eval_precision": "precision"})

@@ -26,6 +26,8 @@ class MethodPaper:
     real_images: bool = False
 
 
+_IDC_BIBTEX = "@inproceedings{kim2022dataset, title={Dataset Condensation via Efficient Synthetic-Data Parameterization}, author={Kim, Jang-Hyun and Kim, Jinuk and Oh, Seong Joon and Yun, Sangdoo and Song, Hwanjun and Jeong, Joonhyuk and Ha, Jung-Woo and Song, Hyun Oh}, booktitle={International Conference on Machine Learning}, year={2022}}"  # IDC and IDC-I: one paper
+
 # Registration order of the recipes, which is the order users see.
 METHOD_PAPERS: dict[str, MethodPaper] = {
     "random": MethodPaper(
@@ -62,12 +64,12 @@ METHOD_PAPERS: dict[str, MethodPaper] = {
     ),
     "idc": MethodPaper(
         paper="Dataset Condensation via Efficient Synthetic-Data Parameterization (ICML 2022), multi-formation",
-        bibtex="@inproceedings{kim2022dataset, title={Dataset Condensation via Efficient Synthetic-Data Parameterization}, author={Kim, Jang-Hyun and Kim, Jinuk and Oh, Seong Joon and Yun, Sangdoo and Song, Hwanjun and Jeong, Joonhyuk and Ha, Jung-Woo and Song, Hyun Oh}, booktitle={International Conference on Machine Learning}, year={2022}}",
+        bibtex=_IDC_BIBTEX,
         protocol="idc",
     ),
     "idc-i": MethodPaper(
         paper="Dataset Condensation via Efficient Synthetic-Data Parameterization (ICML 2022), IDC-I (no multi-formation)",
-        bibtex="@inproceedings{kim2022dataset, title={Dataset Condensation via Efficient Synthetic-Data Parameterization}, author={Kim, Jang-Hyun and Kim, Jinuk and Oh, Seong Joon and Yun, Sangdoo and Song, Hwanjun and Jeong, Joonhyuk and Ha, Jung-Woo and Song, Hyun Oh}, booktitle={International Conference on Machine Learning}, year={2022}}",
+        bibtex=_IDC_BIBTEX,
         protocol="idc",
     ),
     "idm": MethodPaper(
