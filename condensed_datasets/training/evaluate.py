@@ -189,8 +189,8 @@ class _ModelLoop:
         return torch.stack([f(x) for f in self._forwards])
 
     def tester(self, dtype: torch.dtype) -> Callable[[Tensor], Tensor]:
-        """``forward_shared`` on copies of the models cast to ``dtype`` (bf16 pools as depthwise convolutions: on
-        CPU 1.7x faster than float32 for CIFAR test images, 1.3x faster than autocast)."""
+        """``forward_shared`` on copies of the models cast to ``dtype`` (bf16 pools as depthwise convolutions; the
+        speed is measured in docs/performance.md)."""
         nets = [compiled(real_pass_network(m, dtype), self.compile_nets) for m in self.models]
         return lambda x: torch.stack([net(x.to(dtype)).float() for net in nets])
 
