@@ -21,6 +21,7 @@ import torch
 
 from condensed_datasets.condense.frame import Setup
 from condensed_datasets.condense.gradient_matching import (
+    DIGITS_IPC10,
     GM_DEFAULTS,
     gm_loops,
     gradient_matching_setup,
@@ -43,4 +44,5 @@ DC_NET_MOMENTUM = 0.5
 
 register_method(Method(
     name="dc", setup=setup, defaults={**GM_DEFAULTS, "net_momentum": DC_NET_MOMENTUM}, iterations_key="iterations", per_ipc=gm_loops,
+    published={("digits", 10): DIGITS_IPC10},
 ))

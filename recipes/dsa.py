@@ -14,6 +14,7 @@ import torch
 
 from condensed_datasets.condense.frame import Setup
 from condensed_datasets.condense.gradient_matching import (
+    DIGITS_IPC10,
     GM_DEFAULTS,
     gm_loops,
     gradient_matching_setup,
@@ -32,4 +33,5 @@ def setup(real: RealData, ipc: int, config: dict[str, Any], run: RunOptions, gen
 
 register_method(Method(
     name="dsa", setup=setup, defaults={**GM_DEFAULTS, "init": "real"}, iterations_key="iterations", per_ipc=gm_loops,
+    published={("digits", 10): DIGITS_IPC10},
 ))

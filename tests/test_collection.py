@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -43,7 +44,31 @@ def test_the_collection_is_data_that_agrees_with_the_registries():
     assert by_key["cifar10/dm/10"].budget == 20000 and by_key["cifar10/dm/10"].protocol == "dsa"
     assert by_key["cifar10/idm/10"].paper.mean == 58.6 and by_key["cifar10/dsa/1"].paper.mean == 28.8
     assert all(e.paper is None for e in entries if e.dataset == "digits" or e.method in ("random", "herding", "dcmg"))
-    assert all("8x8" in e.note for e in entries if e.dataset == "digits")
+    digits = [e for e in entries if e.dataset == "digits"]
+    assert all(e.note or e.left_out or e.budget in (None, 1000) for e in digits)  # a budget of our own says so
+    assert {e.key for e in digits if e.left_out} == {"digits/idc/1", "digits/idc/10", "digits/idc/50", "digits/dc/50",
+                                                      "digits/dsa/50", "digits/dcmg/50"}
+    assert not [e.key for e in entries if e.left_out and e.dataset != "digits"]
+
+
+def test_a_left_out_set_is_never_built_and_status_and_the_card_say_why(tmp_path):
+    out = tmp_path / "out"
+    why = select(["digits/idc/10"])[0].left_out
+    assert "4 x 4 pixels" in why and "digits/idc-i" in why
+    result = cli("collection", "build", "digits/idc/10", "digits/random/1", "--out", out, *FAST)
+    assert result.exit_code == 0, result.output
+    assert f"left out  digits/idc/10: {why}" in result.output and "1 set(s) selected" in result.output
+    assert not (out / "digits" / "idc").exists() and "built     digits/random/1" in result.output
+    table = cli("collection", "status", "digits/idc/10", "digits/random/1", "--out", out, "--built").output
+    assert re.search(r"^digits/idc/10 +left out", table, re.M) and f"left out:\n  digits/idc/10: {why}" in table
+    markdown = cli("collection", "status", "digits/idc/10", "--out", out, "--format", "markdown").output
+    assert "| digits/idc/10 | left out |" in markdown and f"- digits/idc/10: {why}" in markdown
+    row = json.loads(cli("collection", "status", "digits/idc/10", "--out", out, "--format", "json").output)[0]
+    assert row["state"] == "left out" and row["left_out"] == why
+    left_out = (out / "digits" / "README.md").read_text().split("### Left out")[1].split("###")[0]
+    assert f"| idc | 10 | {why} |" in left_out and "| dc | 50 |" in left_out and "| dm |" not in left_out
+    staged = cli("collection", "stage", "digits/idc/10", "--out", out, "--to", tmp_path / "hub")
+    assert "skipped   digits/idc/10" in staged.output and not (tmp_path / "hub" / "digits" / "idc").exists()
 
 
 @pytest.mark.parametrize("selector,expected", [
@@ -100,7 +125,8 @@ def test_build_evaluates_cards_and_skips_what_is_done(tmp_path):
     table = cli("collection", "status", "digits/dm/1", "--out", out).output
     assert "5/200" in table and "dsa, 2 ep, 2 models" in table and "none reported" in table
     markdown = cli("collection", "status", "digits/*/1", "--out", out, "--format", "markdown", "--built").output
-    assert markdown.count("\n| digits/") == 2 and markdown.startswith("| set | state |")
+    assert markdown.count("\n| digits/") == 3 and markdown.startswith("| set | state |")  # dm, random, idc (left out)
+    assert "| digits/idc/1 | left out |" in markdown
 
 
 def test_a_failing_set_is_reported_and_the_others_go_on(tmp_path):

@@ -355,12 +355,21 @@ def test_idm_queue_push_pop():
     assert len(made) == 5 and len(queue.sample(2, torch.Generator().manual_seed(0))) == 2
 
 
-def test_idm_lowers_its_objective(tiny):
+@pytest.mark.parametrize("factor,init", [(2, "mosaic"), (1, "real")])  # the papers' partition; digits' whole images
+def test_idm_lowers_its_objective(tiny, factor, init):
     from condensed_datasets.core.decoders import decode
 
     spec = get_method("idm")
-    config = spec.config("digits", 1, {**FAST, "trained_bs": 16, "iterations": 15, "ce_weight": 0.0})
+    config = spec.config("digits", 1, {**FAST, "trained_bs": 16, "iterations": 15, "ce_weight": 0.0, "factor": factor, "init": init})
     start = spec.condense(tiny, 1, {**config, "iterations": 0}, RunOptions(device=DEVICE, seed=0, progress=False))
     end = spec.condense(tiny, 1, config, RunOptions(device=DEVICE, seed=0, progress=False))
-    expand = lambda c: decode(c.decoder, c.images, c.labels)[0]  # noqa: E731  (class-major: 4 per class)
-    assert _dm_objective(expand(end), tiny, 4) < 0.95 * _dm_objective(expand(start), tiny, 4)
+    expand = lambda c: decode(c.decoder, c.images, c.labels)[0]  # noqa: E731  (class-major: factor^2 per class)
+    assert expand(end).shape[0] == tiny.num_classes * factor**2 and end.meta["config"]["factor"] == factor
+    assert _dm_objective(expand(end), tiny, factor**2) < 0.95 * _dm_objective(expand(start), tiny, factor**2)
+
+
+def test_idm_refuses_a_mosaic_that_does_not_fit_its_factor(tiny):
+    spec = get_method("idm")
+    config = spec.config("digits", 1, {**FAST, "iterations": 1, "factor": 1, "init": "mosaic"})
+    with pytest.raises(ValueError, match="init 'mosaic' fills the 2 x 2 quadrants of factor 2; factor 1 needs init 'real'"):
+        spec.condense(tiny, 1, config, RunOptions(device=DEVICE, seed=0, progress=False))

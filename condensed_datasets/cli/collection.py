@@ -75,6 +75,9 @@ def build_collection(selectors: tuple[str, ...], out: str, data_root: str | None
                               together=together)
     jobs = jobs_for(entries, out=out, data_root=data_root, iterations=iterations, settings=settings,
                     evaluation=evaluation, threads=threads, staged=staged)
+    for entry in entries:
+        if entry.left_out:
+            click.echo(f"left out  {entry.key}: {entry.left_out}")
     click.echo(f"{len(jobs)} set(s) selected; engine {engine}")
     try:
         results = run_ray(jobs, _echo_result, address) if engine == "ray" else run_local(jobs, _echo_result)

@@ -110,7 +110,8 @@ def _published(s: LocalSet) -> tuple[int | None, dict[str, Any]]:
 
 
 def _notes(s: LocalSet) -> str:
-    notes = []
+    entry = _entry(s)
+    notes = [entry.note] if entry is not None and entry.note else []  # how the collection departs from the paper
     budget, changed = _published(s)
     run = s.cset.meta.get("iterations_run")
     if budget and run is not None and run < budget:
@@ -147,11 +148,18 @@ def _not_headline(e: dict[str, Any], s: LocalSet) -> str:
     return f"{kind}, not the set's accuracy: {e['mean']:.2f} ± {e['std']:.2f} % ({how})"
 
 
+def _entry(s: LocalSet) -> Any:
+    """The set's `CollectionEntry`, or ``None`` for a set outside the collection."""
+    from condensed_datasets.pipeline.collection import load_collection
+
+    return next((e for e in load_collection() if (e.dataset, e.method, e.ipc) == (s.cset.dataset, s.cset.method, s.cset.ipc)), None)
+
+
 def _beside_paper(s: LocalSet) -> dict[str, str]:
     """The paper's number for this set (from the collection), our gap to it, and its source."""
-    from condensed_datasets.pipeline.collection import format_gap, load_collection
+    from condensed_datasets.pipeline.collection import format_gap
 
-    entry = next((e for e in load_collection() if (e.dataset, e.method, e.ipc) == (s.cset.dataset, s.cset.method, s.cset.ipc)), None)
+    entry = _entry(s)
     if entry is None or entry.paper is None:
         return {"paper_accuracy": "none reported", "gap": "-", "paper_source": ""}
     e = s.evaluation
@@ -197,6 +205,14 @@ def _evaluation_text(e: dict[str, Any] | None) -> str:
     return text
 
 
+def _left_out(dataset: str) -> list[dict[str, Any]]:
+    """The sets of ``dataset`` the collection decided not to publish, with the reason."""
+    from condensed_datasets.pipeline.collection import load_collection
+
+    return [{"method": e.method, "ipc": e.ipc, "reason": e.left_out} for e in load_collection()
+            if e.dataset == dataset and e.left_out]
+
+
 def _size_category(n: int) -> str:
     return "n<1K" if n < 1000 else ("1K<n<10K" if n < 10_000 else ("10K<n<100K" if n < 100_000 else "100K<n<1M"))
 
@@ -232,7 +248,7 @@ def render_card(folder: str | os.PathLike, repo_id: str | None = None) -> str:
     card = DatasetCard.from_template(
         card_data, template_str=template, source_title=dataset, loader_class=loader.__name__ if loader else "CondensedDataset",
         example=rows[0], repo_id=repo_id or default_repo_id(dataset), sets=rows,
-        baselines=[_baseline_row(e) for e in find_baselines(folder)], bibtex=bibtex, license=spec.license,
+        baselines=[_baseline_row(e) for e in find_baselines(folder)], left_out=_left_out(dataset), bibtex=bibtex, license=spec.license,
         license_link=spec.license_link, license_note=LICENSE_NOTES.get(spec.license, ""),
     )
     return str(card)

@@ -2,7 +2,8 @@
 
 ``collection.json`` (shipped in the package) lists the sets and, where a paper or official README
 reports one, the accuracy to compare with, with its source; where none is available to us it says
-nothing rather than invent one. A set's budget (iterations) and evaluation protocol come from its
+nothing rather than invent one. An entry with ``left_out`` is a set the project decided not to publish,
+with the reason (status and cards show it; `collection build` skips it). A set's budget (iterations) and evaluation protocol come from its
 recipe's published configuration, so they live in one place only.
 """
 
@@ -53,6 +54,7 @@ class CollectionEntry:
     ipc: int
     paper: PaperResult | None = None
     note: str = ""
+    left_out: str = ""  # why the project does not publish this set (never built by `collection build`); "" when it does
 
     @property
     def key(self) -> str:
@@ -85,7 +87,7 @@ def load_collection() -> tuple[CollectionEntry, ...]:
         entries.append(CollectionEntry(
             raw["dataset"], raw["method"], int(raw["ipc"]),
             PaperResult(paper["mean"], paper.get("std"), paper["source"], sources[paper["source"]]) if paper else None,
-            raw.get("note", "")))
+            raw.get("note", ""), raw.get("left_out", "")))
     return tuple(entries)
 
 

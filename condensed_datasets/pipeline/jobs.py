@@ -58,8 +58,8 @@ class JobResult:
 
 
 def jobs_for(entries: Iterable[CollectionEntry], **options: Any) -> list[Job]:
-    """One `Job` per selected entry, with the same options."""
-    return [Job(e.dataset, e.method, e.ipc, **options) for e in entries]
+    """One `Job` per selected entry the project publishes (none for a ``left_out`` entry), with the same options."""
+    return [Job(e.dataset, e.method, e.ipc, **options) for e in entries if not e.left_out]
 
 
 def _target_iterations(job: Job, entry: CollectionEntry) -> int | None:

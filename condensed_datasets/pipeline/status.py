@@ -28,6 +28,9 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
         row: dict[str, Any] = {"set": entry.key, "budget": budget, "paper_mean": entry.paper.mean if entry.paper else None,
                                "paper_std": entry.paper.std if entry.paper else None,
                                "paper_source": entry.paper.citation if entry.paper else None, "note": entry.note}
+        if entry.left_out:
+            rows.append({**row, "state": "left out", "iterations_run": None, "left_out": entry.left_out})
+            continue
         if not path.is_file():
             # a staged real-image set keeps its evaluations, not its file
             evaluation = shown(read_evaluations(folder), None)
@@ -78,13 +81,15 @@ def render_status(rows: list[dict[str, Any]], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(rows, indent=2)
     cells = [_cells(r) for r in rows]
+    reasons = [f"{r['set']}: {r['left_out']}" for r in rows if r.get("left_out")]
     if fmt == "markdown":
         lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
         lines += ["| " + " | ".join(c[k] for k in COLUMNS) + " |" for c in cells]
-        return "\n".join(lines)
+        return "\n".join(lines + (["", "Left out:", ""] + [f"- {r}" for r in reasons] if reasons else []))
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     widths = {k: max([len(k)] + [len(c[k]) for c in cells]) for k in COLUMNS}
     lines = ["  ".join(k.ljust(widths[k]) for k in COLUMNS)]
     lines += ["  ".join(c[k].ljust(widths[k]) for k in COLUMNS) for c in cells]
+    lines += (["", "left out:"] + [f"  {r}" for r in reasons]) if reasons else []
     return "\n".join(line.rstrip() for line in lines)
