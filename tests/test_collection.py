@@ -161,6 +161,8 @@ def test_stage_copies_full_budget_sets_and_only_the_evaluations_of_real_images(t
     assert rows["digits/random/1"]["eval_mean"] == evaluated["mean"] and rows["digits/random/1"]["sha256"] == evaluated["set_sha256"]
     assert rows["digits/dm/1"]["state"] == "complete, evaluated"
     card = (hub / "digits" / "README.md").read_text()  # the card sets the baseline's evaluation beside the sets
+    dm_row = next(line for line in card.splitlines() if line.startswith("| [dm](#dm) | 1 |"))
+    assert select(["digits/dm/1"])[0].note in dm_row  # the budget of our own, beside the set
     baselines = card.split("### Real-image baselines")[1].split("###")[0]
     assert f"| random | 1 | {evaluated['mean']:.2f} ± {evaluated['std']:.2f} |" in baselines
     assert evaluated["set_sha256"][:12] in baselines and "| dm |" not in baselines

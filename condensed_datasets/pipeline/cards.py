@@ -105,7 +105,7 @@ def _published(s: LocalSet) -> tuple[int | None, dict[str, Any]]:
     method = get_method(s.cset.method)
     reference = method.config(s.cset.dataset, s.cset.ipc)
     changed = {k: v for k, v in meta.get("config", {}).items()
-               if k in reference and reference[k] != v and k != method.iterations_key}
+               if k in reference and reference[k] not in (None, v) and k != method.iterations_key}  # None: resolved at run time
     return (reference.get(method.iterations_key) if method.iterations_key else None), changed
 
 
