@@ -47,7 +47,8 @@ def test_the_collection_is_data_that_agrees_with_the_registries():
     digits = [e for e in entries if e.dataset == "digits"]
     assert all(e.note or e.left_out or e.budget in (None, 1000) for e in digits)  # a budget of our own says so
     assert {e.key for e in digits if e.left_out} == {"digits/idc/1", "digits/idc/10", "digits/idc/50", "digits/dc/50",
-                                                      "digits/dsa/50", "digits/dcmg/50"}
+                                                      "digits/dsa/50", "digits/dcmg/50", "digits/dc/10",
+                                                      "digits/idm/10", "digits/idm/50", "digits/idc-i/50"}
     assert not [e.key for e in entries if e.left_out and e.dataset != "digits"]
 
 
