@@ -199,3 +199,21 @@ def test_a_failure_after_the_commit_says_it_landed_and_how_to_record_it(built, f
     on_hub = {p["sha256"] for p in pins}
     assert on_hub == {hashlib.sha256((built / "cifar10" / m / "ipc3" / "condensed.safetensors").read_bytes()).hexdigest()
                       for m in ("random", "herding")}
+
+
+def test_a_set_recorded_before_budgets_shows_only_real_config_changes_on_its_card(digits, tmp_path):
+    """A set file without ``budget``/``config_changes`` (built before sets recorded them): its card works them out
+    from the recipe, and a default the recipe resolves at run time (``dsa_strategy``) is not a change."""
+    from condensed_datasets.pipeline.build import build
+    from condensed_datasets.pipeline.cards import render_card
+
+    path = build("digits", "dsa", 1, out=tmp_path, source=digits, iterations=2, progress=False,
+                 overrides={"lr_img": 0.5})
+    cset = load(path)
+    assert cset.meta["config"]["dsa_strategy"]  # resolved when built; the recipe's value is None
+    for key in ("budget", "config_changes"):
+        cset.meta.pop(key)
+    cset.save(path)
+    row = next(line for line in render_card(tmp_path / "digits").splitlines() if line.startswith("| [dsa](#dsa) | 1 |"))
+    assert "changed from the published config: lr_img=0.5 |" in row and "dsa_strategy" not in row
+    assert "reduced budget: 2 of 1000 iterations" in row
