@@ -7,7 +7,10 @@ network and loader test on that device; unset, everything runs on the CPU.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +44,23 @@ def pytest_configure(config) -> None:
 
 def pytest_report_header(config) -> str:
     return f"condensed-datasets test device: {TEST_DEVICE}"
+
+
+def sigterm_once_listening() -> threading.Thread:
+    """A thread that sends this process a SIGTERM as soon as a handler other than the current one is installed
+    (as a campaign's deadline or a scheduler would, but never before the run listens: the default handler ends pytest)."""
+    before = signal.getsignal(signal.SIGTERM)
+
+    def send() -> None:
+        deadline = time.monotonic() + 60
+        while signal.getsignal(signal.SIGTERM) is before and time.monotonic() < deadline:
+            time.sleep(0.001)
+        if signal.getsignal(signal.SIGTERM) is not before:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
 
 
 @pytest.fixture(scope="session")

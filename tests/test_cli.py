@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from condensed_datasets.cli.main import main
@@ -76,3 +81,21 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path):
         return
     result = run("build", "digits", "--method", "random", "--ipc", "1", "--device", "cuda", "--out", str(tmp_path))
     assert result.exit_code == 1 and "no CUDA device" in result.output
+
+
+_PRIORITY = ("from condensed_datasets.cli.priority import lower_priority; import os; "
+             "print(lower_priority(3)); print(open('/proc/self/autogroup').read().split()[-1]); print(os.nice(0))")
+
+
+@pytest.mark.skipif(not Path("/proc/sys/kernel/sched_autogroup_enabled").is_file()
+                    or Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "1",
+                    reason="Linux autogroup scheduling is off here: --nice is plain os.nice")
+def test_nice_lowers_the_sessions_autogroup_when_the_campaign_leads_its_session():
+    # As `setsid condensed collection build --nice 3` starts it: its own session, whose autogroup it may lower.
+    alone = subprocess.run([sys.executable, "-c", _PRIORITY], capture_output=True, text=True, check=True, start_new_session=True)
+    assert alone.stdout.split("\n")[:3] == ["None", "3", "3"], alone.stdout
+    # In this session (a terminal's): only its own niceness, and one line saying how to yield to other sessions.
+    shared = subprocess.run([sys.executable, "-c", _PRIORITY], capture_output=True, text=True, check=True)
+    note, autogroup, niceness = shared.stdout.split("\n")[:3]
+    assert "start the campaign with `setsid`" in note and niceness == str(os.nice(0) + 3)
+    assert autogroup == Path("/proc/self/autogroup").read_text().split()[-1]  # the terminal's session is left as it was

@@ -22,6 +22,8 @@ from condensed_datasets.core.methods import METHOD_NAMES
 from condensed_datasets.training.sources import list_sources
 from condensed_datasets.core.files import sha256_file
 
+from conftest import sigterm_once_listening
+
 FAST = ["--iterations", "3", "--eval-epochs", "2", "--eval-models", "2", "--checkpoint-minutes", "0"]
 
 
@@ -237,3 +239,27 @@ def test_an_unfinished_sets_checkpoint_is_staged_continued_elsewhere_and_dropped
     leftover.write_bytes(checkpoint.read_bytes())
     assert cli("collection", "stage", "digits/random/1", "--out", out, "--to", staged).exit_code == 0
     assert not leftover.exists() and (staged / "digits" / "random" / "ipc1" / "eval.json").is_file()
+
+
+def test_a_stopped_evaluation_is_staged_and_continued_by_the_next_machine(tmp_path):
+    args = ["collection", "build", "digits/random/1", "--eval-models", "3", "--eval-epochs", "8", "--together", "sequential"]
+    set_folder = Path("digits") / "random" / "ipc1"
+    whole = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "whole")])
+    assert whole.exit_code == 0, whole.output
+    sender = sigterm_once_listening()  # the session's end, a scheduler: while the first of the 3 networks trains
+    stopped = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "first")])
+    sender.join()
+    assert stopped.exit_code == 143 and "after 1 of 3 networks" in stopped.output, stopped.output
+    status = CliRunner().invoke(main, ["collection", "status", "digits/random/1", "--out", str(tmp_path / "first"), "--format", "json"])
+    assert json.loads(status.output)[0]["state"] == "complete, evaluating (1/3 networks)"
+    staged = CliRunner().invoke(main, ["collection", "stage", "digits/random/1", "--out", str(tmp_path / "first"),
+                                       "--to", str(tmp_path / "staged")])
+    assert "evaluation checkpoint after 1 network(s)" in staged.output, staged.output
+    assert sorted(p.name for p in (tmp_path / "staged" / set_folder).iterdir()) == ["eval-checkpoint.safetensors"]  # no real image
+    # A fresh machine: the set is selected again (the same seed, the same images), its evaluation continues.
+    second = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "second"), "--staged", str(tmp_path / "staged")])
+    assert second.exit_code == 0, second.output
+    records = {run: json.loads((tmp_path / run / set_folder / "eval.json").read_text())[-1] for run in ("whole", "second")}
+    assert records["second"]["resumed_after_networks"] == 1 and "resumed_after_networks" not in records["whole"]
+    assert records["second"]["accuracies"] == records["whole"]["accuracies"]
+    assert not (tmp_path / "second" / set_folder / "eval-checkpoint.safetensors").exists()

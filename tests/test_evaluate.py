@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import signal
+
 import pytest
 import torch
 
@@ -15,9 +18,11 @@ from condensed_datasets.training.evaluate import (
     train_and_test,
 )
 from condensed_datasets.training.nets import get_network
-from condensed_datasets.core.errors import UnknownNameError
+from condensed_datasets.core.errors import RunStopped, UnknownNameError
+from condensed_datasets.training.eval_checkpoint import progress_summary, read_progress
 
 from conftest import TEST_DEVICE as DEVICE
+from conftest import sigterm_once_listening
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +75,39 @@ def test_protocol_defaults_follow_the_papers(digits):
 def test_unknown_protocol_lists_choices(digits, small_set):
     with pytest.raises(UnknownNameError, match="dc, dsa, idc"):
         train_and_test(*small_set, digits, protocol="fast", progress=False)
+
+
+EVAL_RESUME = dict(models=3, epochs=8, protocol="dc", together="sequential", precision="fp32", compilation="off", progress=False)
+
+
+def test_an_evaluation_stopped_between_networks_continues_to_the_uninterrupted_result(digits, small_set, tmp_path):
+    images, labels = small_set
+    whole = train_and_test(images, labels, digits, device=DEVICE, **EVAL_RESUME)
+    checkpoint = tmp_path / "eval-checkpoint.safetensors"
+    before = signal.getsignal(signal.SIGTERM)
+    sender = sigterm_once_listening()
+    with pytest.raises(RunStopped, match=f"after 1 of 3 networks; they are kept in {re.escape(str(checkpoint))}"):
+        train_and_test(images, labels, digits, device=DEVICE, checkpoint=checkpoint, **EVAL_RESUME)
+    sender.join()
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler lives only as long as the evaluation
+    saved = progress_summary(checkpoint)
+    assert (saved["done"], saved["models"]) == (1, 3) and saved["accuracies"] == whole["accuracies"][:1]
+    resumed = train_and_test(images, labels, digits, device=DEVICE, checkpoint=checkpoint, **EVAL_RESUME)
+    assert resumed["accuracies"] == whole["accuracies"] and resumed["best_of_periodic"] == whole["best_of_periodic"]
+    assert resumed["resumed_after_networks"] == 1 and "resumed_after_networks" not in whole
+    assert not checkpoint.exists()  # the evaluation finished: its progress has served
+
+
+def test_progress_of_another_evaluation_or_a_damaged_file_is_not_used(digits, small_set, tmp_path):
+    images, labels = small_set
+    checkpoint = tmp_path / "eval-checkpoint.safetensors"
+    sender = sigterm_once_listening()
+    with pytest.raises(RunStopped):
+        train_and_test(images, labels, digits, device=DEVICE, checkpoint=checkpoint, **EVAL_RESUME)
+    sender.join()
+    other_seed = train_and_test(images, labels, digits, device=DEVICE, checkpoint=checkpoint, **{**EVAL_RESUME, "seed": 1})
+    assert "resumed_after_networks" not in other_seed and not checkpoint.exists()
+    assert other_seed["accuracies"] == train_and_test(images, labels, digits, device=DEVICE, **{**EVAL_RESUME, "seed": 1})["accuracies"]
+    for damage in (b"", b"\x08\x00\x00\x00\x00\x00\x00\x00{}", b"not safetensors at all"):
+        checkpoint.write_bytes(damage)
+        assert read_progress(checkpoint, "any") is None and progress_summary(checkpoint) is None

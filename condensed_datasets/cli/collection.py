@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -13,6 +12,7 @@ from condensed_datasets.cli.options import (
     data_root_option,
     run_settings_options,
 )
+from condensed_datasets.cli.priority import lower_priority
 from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.core.errors import RunStopped
 from condensed_datasets.core.files import check_folder
@@ -69,8 +69,8 @@ def build_collection(selectors: tuple[str, ...], out: str, data_root: str | None
     entries = _selected(selectors)
     settings.check()
     check_folder(out)
-    if niceness:
-        os.nice(niceness)
+    if niceness and (note := lower_priority(niceness)):
+        click.echo(note, err=True)
     evaluation = EvalSettings(models=eval_models, epochs=eval_epochs, device=settings.device, seed=settings.seed,
                               together=together)
     jobs = jobs_for(entries, out=out, data_root=data_root, iterations=iterations, settings=settings,

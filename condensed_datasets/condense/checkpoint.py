@@ -12,13 +12,10 @@ from __future__ import annotations
 import json
 import math
 import platform
-import signal
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import torch
 from safetensors import safe_open
@@ -33,23 +30,8 @@ from condensed_datasets.core.errors import (
     RunStopped,
 )
 from condensed_datasets.core.files import atomic_path, remove_stale_temporaries
+from condensed_datasets.core.stops import stop_requests
 from condensed_datasets.training.allocator import keep_freed_memory
-
-
-@contextmanager
-def stop_requests() -> Iterator[Callable[[], bool]]:
-    """While open, a SIGTERM is recorded instead of ending the process; yields whether one arrived.
-
-    Signals reach the main thread only: elsewhere (a worker thread) nothing is installed and it never reports one."""
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-    arrived: list[int] = []
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: arrived.append(signum))
-    try:
-        yield lambda: bool(arrived)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass

@@ -19,6 +19,7 @@ EVAL_FILENAME = "eval.json"
 PREVIEW_FILENAME = "preview.png"
 PARQUET_FILENAME = "preview.parquet"
 CHECKPOINT_FILENAME = "checkpoint.safetensors"
+EVAL_CHECKPOINT_FILENAME = "eval-checkpoint.safetensors"  # the networks an unfinished evaluation has trained
 BUILD_FILENAME = "build.json"  # where and how long a set was built (the set file itself stays byte-reproducible)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.core.errors import RunStopped
-from condensed_datasets.core.layout import CHECKPOINT_FILENAME, SET_FILENAME, set_dir
+from condensed_datasets.core.layout import CHECKPOINT_FILENAME, EVAL_CHECKPOINT_FILENAME, SET_FILENAME, set_dir
 from condensed_datasets.pipeline.collection import CollectionEntry
 from condensed_datasets.pipeline.stage import adopt_staged_checkpoint
 from condensed_datasets.training.evaluate import EvalSettings
@@ -114,7 +114,7 @@ def _run(job: Job, start: float) -> JobResult:
     real = None  # the real dataset, read at most once per job (building and evaluating both need it)
     cset = load(path) if path.is_file() else None
     if cset is None or (target is not None and int(cset.meta.get("iterations_run", 0)) < target):
-        adopt_staged_checkpoint(job.staged, job.out, entry)
+        adopt_staged_checkpoint(job.staged, job.out, entry, CHECKPOINT_FILENAME)
         resume = (folder / CHECKPOINT_FILENAME).is_file()
         state = "resumed" if resume else "built"
         real = load_source(job.dataset, job.data_root)
@@ -125,7 +125,8 @@ def _run(job: Job, start: float) -> JobResult:
     result = _evaluation_of(folder, sha256, job, entry.protocol)
     if result is None:
         real = real if real is not None else load_source(job.dataset, job.data_root)
-        result = evaluate(cset, real, job.evaluation, progress=False)
+        adopt_staged_checkpoint(job.staged, job.out, entry, EVAL_CHECKPOINT_FILENAME)  # used only if it is this evaluation's
+        result = evaluate(cset, real, job.evaluation, progress=False, checkpoint=folder / EVAL_CHECKPOINT_FILENAME)
         result = record_evaluation(path, result)
         state = "evaluated" if state == "skipped" else state
     return JobResult(job.key, state, round(time.monotonic() - start, 1), str(path), f"{result['mean']:.2f} ± {result['std']:.2f}")

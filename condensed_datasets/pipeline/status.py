@@ -7,8 +7,9 @@ import os
 from typing import Any, Iterable
 
 from condensed_datasets.core.evaluations import at_protocol
-from condensed_datasets.core.layout import SET_FILENAME, set_dir
+from condensed_datasets.core.layout import EVAL_CHECKPOINT_FILENAME, SET_FILENAME, set_dir
 from condensed_datasets.pipeline.collection import CollectionEntry, format_gap
+from condensed_datasets.training.eval_checkpoint import progress_summary
 
 FORMATS = ("table", "markdown", "json")
 COLUMNS = ("set", "state", "iterations", "device", "accuracy", "evaluation", "paper", "gap", "sha256")
@@ -44,8 +45,11 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
         run = int(cset.meta.get("iterations_run", 0)) if budget is not None else None
         evaluation = shown(read_evaluations(folder), sha256)
         complete = budget is None or run >= budget
-        row.update(state=("complete" if complete else "partial") + (", evaluated" if evaluation else ""), iterations_run=run,
-                   device=cset.meta.get("built_on"), sha256=sha256)
+        progress = None if evaluation else progress_summary(folder / EVAL_CHECKPOINT_FILENAME)
+        state = ("complete" if complete else "partial") + (", evaluated" if evaluation else "")
+        if progress is not None:
+            state += f", evaluating ({progress['done']}/{progress['models']} networks)"
+        row.update(state=state, iterations_run=run, device=cset.meta.get("built_on"), sha256=sha256)
         if evaluation:
             row.update(_evaluation_cells(evaluation, entry))
         rows.append(row)

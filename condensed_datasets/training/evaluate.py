@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -26,13 +29,15 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from condensed_datasets.core.condensed_set import CondensedSet
-from condensed_datasets.core.errors import check_choice
+from condensed_datasets.core.errors import RunStopped, check_choice
 from condensed_datasets.core.methods import method_paper
 from condensed_datasets.core.registry import Registry
+from condensed_datasets.core.stops import stop_requests
 from condensed_datasets.training.allocator import keep_freed_memory
 from condensed_datasets.training.augment import DiffAugment, cutmix
 from condensed_datasets.training.compilation import compiled, resolve_compilation
 from condensed_datasets.training.devices import autotune_convolutions, to_device
+from condensed_datasets.training.eval_checkpoint import EvalProgress, evaluation_identity, read_progress, save_progress
 from condensed_datasets.training.eval_augment import DCAugment
 from condensed_datasets.training.nets import get_network, has_batchnorm
 from condensed_datasets.training.precision import (
@@ -269,7 +274,8 @@ class EvalSettings:
 
 
 def train_and_test(images: Tensor, targets: Tensor, real: RealData, settings: EvalSettings | None = None, *,
-                   traits: SetTraits = SetTraits(), progress: bool = True, **fields: Any) -> dict[str, Any]:
+                   traits: SetTraits = SetTraits(), progress: bool = True, checkpoint: str | os.PathLike | None = None,
+                   **fields: Any) -> dict[str, Any]:
     """Train ``models`` fresh ``arch`` networks on ``(images, targets)`` and test them on ``real``.
 
     Args:
@@ -278,6 +284,9 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, settings: Ev
         real: the real dataset whose test split scores the networks.
         settings: how (`EvalSettings`); ``fields`` override single settings (``models=1, epochs=3``).
         traits: the set's multi-formation factor and IPC, for protocols that depend on them (IDC).
+        checkpoint: a file that makes the evaluation resumable (`eval_checkpoint`): written after each network
+            but the last, continued from when it belongs to this evaluation, removed at the end. While it runs,
+            a SIGTERM stops it after the current network (`RunStopped`), its progress written.
 
     Returns:
         ``mean``, ``std`` (population std, %) and ``accuracies`` of the networks after the last epoch
@@ -302,21 +311,44 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, settings: Ev
     start = time.perf_counter()
     torch.manual_seed(seed)  # initialisations
     gen = torch.Generator().manual_seed(seed + 1)  # shuffling and augmentation (CPU, device independent)
-    accuracies: list[float] = []
-    periodic: list[list[float]] = []  # per network, its test accuracy at each of `test_at`
     mode = _resolve_mode(together, device)
     trained_pixels = n_epochs * len(images) * images.shape[-2] * images.shape[-1] * models
     compile_nets = mode != "vmap" and resolve_compilation(compilation, device, trained_pixels, dtype)
     groups = [1] * models if mode == "sequential" else [models]
-    bar = tqdm(total=n_epochs * len(groups), desc=f"eval {arch} x{models} ({protocol})", disable=not progress, leave=False)
-    for size in groups:
-        group = _make_group(arch, real, size, device, mode, compile_nets)
-        tests: list[list[float]] = []
-        _train_group(group, images, targets, real, proto, n_epochs, aug, cutmix_p, gen, bar, dtype,
-                     lambda epoch: tests.append(_test_accuracies(group, real, dtype)) if epoch in test_at else None)
-        accuracies += tests[-1]
-        periodic += [list(per_net) for per_net in zip(*tests)]
+    identity = evaluation_identity(images, targets, {
+        "arch": arch, "models": models, "protocol": protocol, "epochs": n_epochs, "seed": seed, "together": mode,
+        "precision": precision_name(dtype), "compiled": compile_nets, "device": device.type, "dataset": real.name,
+        "augmentation": repr(aug), "cutmix_p": cutmix_p})
+    done = read_progress(checkpoint, identity) if checkpoint is not None else None
+    done = done if done is not None and done.done < len(groups) else None
+    accuracies: list[float] = done.accuracies if done else []
+    periodic: list[list[float]] = done.periodic if done else []  # per network, its test accuracy at each of `test_at`
+    earlier_seconds = done.seconds if done else 0.0
+    if done:
+        torch.set_rng_state(done.torch_state)
+        gen.set_state(done.generator_state)
+    first = done.done if done else 0
+    bar = tqdm(total=n_epochs * len(groups), initial=n_epochs * first, desc=f"eval {arch} x{models} ({protocol})",
+               disable=not progress, leave=False)
+    with stop_requests() if checkpoint is not None else nullcontext(lambda: False) as stop_requested:
+        for number, size in enumerate(groups[first:], start=first):
+            group = _make_group(arch, real, size, device, mode, compile_nets)
+            tests: list[list[float]] = []
+            _train_group(group, images, targets, real, proto, n_epochs, aug, cutmix_p, gen, bar, dtype,
+                         lambda epoch: tests.append(_test_accuracies(group, real, dtype)) if epoch in test_at else None)
+            accuracies += tests[-1]
+            periodic += [list(per_net) for per_net in zip(*tests)]
+            if checkpoint is not None and number + 1 < len(groups):
+                seconds = earlier_seconds + time.perf_counter() - start
+                save_progress(checkpoint, EvalProgress(identity, models, len(accuracies), accuracies, periodic, round(seconds, 2),
+                                                       torch.get_rng_state(), gen.get_state()))
+                if stop_requested():
+                    bar.close()
+                    raise RunStopped(f"evaluation stopped on request (SIGTERM) after {len(accuracies)} of {models} "
+                                     f"networks; they are kept in {checkpoint}, which the next run continues")
     bar.close()
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
     best = [max(per_net) for per_net in periodic]
     return {
         "mean": float(np.mean(accuracies)), "std": float(np.std(accuracies)), "accuracies": accuracies,
@@ -326,7 +358,8 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, settings: Ev
         "augmentation": repr(aug) if aug else None, "cutmix_p": cutmix_p, "train_images": len(images),
         "dataset": real.name, "device": str(device), "seed": seed, "together": mode,
         "precision": precision_name(dtype), "compiled": compile_nets,
-        "seconds": round(time.perf_counter() - start, 2),
+        "seconds": round(earlier_seconds + time.perf_counter() - start, 2),
+        **({"resumed_after_networks": first} if first else {}),
     }
 
 
@@ -398,13 +431,13 @@ def default_protocol(cset: CondensedSet) -> str:
 
 
 def evaluate(cset: CondensedSet, real: RealData, settings: EvalSettings | None = None, *, progress: bool = True,
-             **fields: Any) -> dict[str, Any]:
+             checkpoint: str | os.PathLike | None = None, **fields: Any) -> dict[str, Any]:
     """Evaluate a condensed set (decoded through its decoder) with `train_and_test`; the result names the set's
     method and IPC and says whether it was reduced (fewer epochs than its protocol prescribes).
 
     ``settings`` (with ``fields`` overriding single ones): the protocol defaults to the set's
     (`default_protocol`), the network to the one the set was condensed with (VICO's eval_mode S); the set's
-    factor and IPC select protocol variants.
+    factor and IPC select protocol variants. ``checkpoint`` makes it resumable (see `train_and_test`).
     """
     s = replace(settings or EvalSettings(), **fields)
     s = replace(s, protocol=s.protocol or default_protocol(cset),
@@ -412,7 +445,7 @@ def evaluate(cset: CondensedSet, real: RealData, settings: EvalSettings | None =
     with torch.no_grad():
         images, targets = cset.decode()
     traits = SetTraits(int(cset.decoder.params.get("factor", 1)), cset.ipc)
-    result = train_and_test(images, targets, real, s, traits=traits, progress=progress)
+    result = train_and_test(images, targets, real, s, traits=traits, progress=progress, checkpoint=checkpoint)
     full = full_epochs(result["protocol"], cset.dataset, cset.num_classes, result["train_images"])
     result.update(method=cset.method, ipc=cset.ipc, reduced_epochs=result["epochs"] < full)
     return result
