@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from condensed_datasets.training.augment import OPS, DiffAugment, cutmix, standard_layout
-
 from conftest import TEST_DEVICE as DEVICE
+
+from condensed_datasets.training.augment import (
+    OPS,
+    DiffAugment,
+    cutmix,
+    standard_layout,
+)
 
 STRATEGY = "color_crop_cutout_flip_scale_rotate"
 

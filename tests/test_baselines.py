@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import torch
-
-from condensed_datasets.condense.settings import RunOptions
 from condensed_datasets.recipes import get_method, list_methods
 from condensed_datasets.recipes.herding import herding_select
-
 from conftest import TEST_DEVICE as DEVICE
+
+from condensed_datasets.condense.settings import RunOptions
 
 
 def _rows_in(images: torch.Tensor, pool: torch.Tensor) -> bool:

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import TEST_DEVICE
 
 from condensed_datasets.cli.main import main
 from condensed_datasets.core.storage import load
-
-from conftest import TEST_DEVICE
 
 KIND = TEST_DEVICE.split(":")[0]  # the CLI takes cpu or cuda
 

@@ -13,16 +13,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import sigterm_once_listening
 
 from condensed_datasets.cli.main import main
-from condensed_datasets.training.evaluate import EvalSettings
+from condensed_datasets.core.files import sha256_file
+from condensed_datasets.core.methods import METHOD_NAMES
 from condensed_datasets.pipeline.collection import load_collection, select
 from condensed_datasets.pipeline.jobs import jobs_for, run_local, run_ray
-from condensed_datasets.core.methods import METHOD_NAMES
+from condensed_datasets.training.evaluate import EvalSettings
 from condensed_datasets.training.sources import list_sources
-from condensed_datasets.core.files import sha256_file
-
-from conftest import sigterm_once_listening
 
 FAST = ["--iterations", "3", "--eval-epochs", "2", "--eval-models", "2", "--checkpoint-minutes", "0"]
 

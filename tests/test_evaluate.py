@@ -7,8 +7,15 @@ import signal
 
 import pytest
 import torch
+from conftest import TEST_DEVICE as DEVICE
+from conftest import sigterm_once_listening
 
 from condensed_datasets.condense.sampling import real_init
+from condensed_datasets.core.errors import RunStopped, UnknownNameError
+from condensed_datasets.training.eval_checkpoint import (
+    progress_summary,
+    resume_progress,
+)
 from condensed_datasets.training.evaluate import (
     PROTOCOLS,
     SetTraits,
@@ -18,11 +25,6 @@ from condensed_datasets.training.evaluate import (
     train_and_test,
 )
 from condensed_datasets.training.nets import get_network
-from condensed_datasets.core.errors import RunStopped, UnknownNameError
-from condensed_datasets.training.eval_checkpoint import progress_summary, read_progress
-
-from conftest import TEST_DEVICE as DEVICE
-from conftest import sigterm_once_listening
 
 
 @pytest.fixture(scope="module")
@@ -110,4 +112,7 @@ def test_progress_of_another_evaluation_or_a_damaged_file_is_not_used(digits, sm
     assert other_seed["accuracies"] == train_and_test(images, labels, digits, device=DEVICE, **{**EVAL_RESUME, "seed": 1})["accuracies"]
     for damage in (b"", b"\x08\x00\x00\x00\x00\x00\x00\x00{}", b"not safetensors at all"):
         checkpoint.write_bytes(damage)
-        assert read_progress(checkpoint, "any") is None and progress_summary(checkpoint) is None
+        generator = torch.Generator().manual_seed(5)
+        before = generator.get_state(), torch.get_rng_state()
+        assert resume_progress(checkpoint, "any", 3, generator).done == 0 and progress_summary(checkpoint) is None
+        assert torch.equal(generator.get_state(), before[0]) and torch.equal(torch.get_rng_state(), before[1])

@@ -8,11 +8,15 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import TEST_DEVICE
 
 from condensed_datasets.cli.main import main
-from condensed_datasets.core.evaluations import NOT_AT_PROTOCOL, headline, read_evaluations, record_evaluation
-
-from conftest import TEST_DEVICE
+from condensed_datasets.core.evaluations import (
+    NOT_AT_PROTOCOL,
+    headline,
+    read_evaluations,
+    record_evaluation,
+)
 
 
 def cli(*args):

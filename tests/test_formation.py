@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TEST_DEVICE as DEVICE
 from torch import nn
 from torch.nn import functional as F
 
 from condensed_datasets.core.condensed_set import CondensedSet, DecoderSpec
-from condensed_datasets.core.decoders import decode, learned_decoder_init, multi_formation_spec
+from condensed_datasets.core.decoders import (
+    decode,
+    learned_decoder_init,
+    multi_formation_spec,
+)
 from condensed_datasets.core.errors import UnknownNameError
-
-from conftest import TEST_DEVICE as DEVICE
 
 
 def _reference_multi_formation(images, labels, f, pad):

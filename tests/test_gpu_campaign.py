@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from safetensors import safe_open
 
-from condensed_datasets.pipeline.build import build
-from condensed_datasets.core.storage import load
 from condensed_datasets.core.files import sha256_file
+from condensed_datasets.core.storage import load
+from condensed_datasets.pipeline.build import build
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from safetensors.torch import save_file
 
 from condensed_datasets import CondensedDataset
-from condensed_datasets.core.evaluations import read_evaluations
 from condensed_datasets.cli.main import main
 from condensed_datasets.core.condensed_set import CondensedSet, DecoderSpec
 from condensed_datasets.core.decoders import learned_decoder_init, multi_formation_spec
 from condensed_datasets.core.errors import CondensedFormatError
+from condensed_datasets.core.evaluations import read_evaluations
 from condensed_datasets.core.storage import _content_digest, load, save
 
 MAX_LINE = 400  # a refusal is one short line, whatever the size of the bad value

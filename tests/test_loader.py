@@ -5,22 +5,26 @@ from __future__ import annotations
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import CIFAR_CLASSES, TEST_DEVICE
 from huggingface_hub import CommitOperationAdd, HfApi
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
-from condensed_datasets.condense.settings import RunSettings
-from condensed_datasets import CondensedCIFAR10, CondensedDataset, CondensedDigits, list_sets, load_condensed
+from condensed_datasets import (
+    CondensedCIFAR10,
+    CondensedDataset,
+    CondensedDigits,
+    list_sets,
+    load_condensed,
+)
 from condensed_datasets.cli.main import main
+from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.core.condensed_set import CondensedSet
 from condensed_datasets.core.decoders import multi_formation_spec
-from condensed_datasets.hub.pins import PublishedSet, record_set
-from condensed_datasets.hub.download import download_set
-from condensed_datasets.core.errors import UnknownNameError
-from condensed_datasets.core.errors import CondensedFormatError
+from condensed_datasets.core.errors import CondensedFormatError, UnknownNameError
 from condensed_datasets.core.files import sha256_file
-
-from conftest import CIFAR_CLASSES, TEST_DEVICE
+from condensed_datasets.hub.download import download_set
+from condensed_datasets.hub.pins import PublishedSet, record_set
 
 
 def _build(data_root, out, method="random", ipc=10, dataset="cifar10") -> str:

@@ -13,20 +13,19 @@ import pytest
 import torch
 import yaml
 from huggingface_hub import DatasetCard
+from test_loader import _idc_like_set, _publish
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
 from condensed_datasets import CondensedCIFAR10, CondensedDataset, load_condensed
-from condensed_datasets.pipeline.cards import render_card
-from condensed_datasets.core.condensed_set import CondensedSet
-from condensed_datasets.hub.pins import PublishedSet, record_set
-from condensed_datasets.core.layout import set_path
-from condensed_datasets.core.methods import METHOD_NAMES
-from condensed_datasets.training.sources import SOURCES
-from condensed_datasets.core.condensed_set import denormalize
+from condensed_datasets.core.condensed_set import CondensedSet, denormalize
 from condensed_datasets.core.errors import CondensedFormatError
 from condensed_datasets.core.files import sha256_file
-from test_loader import _idc_like_set, _publish
+from condensed_datasets.core.layout import set_path
+from condensed_datasets.core.methods import METHOD_NAMES
+from condensed_datasets.hub.pins import PublishedSet, record_set
+from condensed_datasets.pipeline.cards import render_card
+from condensed_datasets.training.sources import SOURCES
 
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
 

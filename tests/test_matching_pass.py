@@ -8,12 +8,19 @@ from dataclasses import replace
 import pytest
 import torch
 
+from condensed_datasets.condense.matching_pass import (
+    can_compile_matching,
+    class_distance,
+)
 from condensed_datasets.condense.settings import RunSettings
-from condensed_datasets.pipeline.build import build
-from condensed_datasets.training.compilation import AUTO_MIN_PIXELS, can_compile, matching_compilation
-from condensed_datasets.condense.matching_pass import can_compile_matching, class_distance
-from condensed_datasets.training.nets import get_network
 from condensed_datasets.core.storage import load
+from condensed_datasets.pipeline.build import build
+from condensed_datasets.training.compilation import (
+    AUTO_MIN_PIXELS,
+    can_compile,
+    matching_compilation,
+)
+from condensed_datasets.training.nets import get_network
 
 NEEDS_COMPILER = pytest.mark.skipif(not can_compile(torch.device("cpu")), reason="Inductor needs a C++ compiler")
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from condensed_datasets.training.nets import NETWORKS, get_network, list_networks
-from condensed_datasets.core.errors import UnknownNameError
-
 from conftest import TEST_DEVICE as DEVICE
+
+from condensed_datasets.core.errors import UnknownNameError
+from condensed_datasets.training.nets import NETWORKS, get_network, list_networks
 
 SIZES = [(1, 28), (3, 32), (3, 64)]
 

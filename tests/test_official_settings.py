@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from condensed_datasets.condense.settings import RunSettings
-from condensed_datasets.training.eval_augment import DCAugment
-from condensed_datasets.condense.settings import RunOptions
-from condensed_datasets.training.evaluate import PROTOCOLS, SetTraits, evaluate, periodic_epochs, train_and_test
-from condensed_datasets.training.nets import get_network
 from condensed_datasets.recipes import get_method
-from condensed_datasets.training.sources import FULL_DSA, NO_FLIP_DSA, RealData
-
 from conftest import TEST_DEVICE as DEVICE
+
+from condensed_datasets.condense.settings import RunOptions, RunSettings
+from condensed_datasets.training.eval_augment import DCAugment
+from condensed_datasets.training.evaluate import (
+    PROTOCOLS,
+    SetTraits,
+    evaluate,
+    periodic_epochs,
+    train_and_test,
+)
+from condensed_datasets.training.nets import get_network
+from condensed_datasets.training.sources import FULL_DSA, NO_FLIP_DSA, RealData
 
 
 def _fake(name: str, dsa: str = FULL_DSA) -> RealData:
@@ -48,8 +52,8 @@ def test_idc_evaluation_follows_the_reproduce_settings(dataset, dsa, traits, str
 
 
 def test_evaluate_reads_factor_and_ipc_from_the_set(digits, tmp_path):
-    from condensed_datasets.pipeline.build import build
     from condensed_datasets.core.storage import load
+    from condensed_datasets.pipeline.build import build
 
     for method, cutmix in (("idc", 0.0), ("idc-i", 0.5)):
         path = build("digits", method, 1, out=tmp_path, iterations=1, settings=RunSettings(device=DEVICE), source=digits.subset(20), progress=False, overrides={"arch": "convnet-w32", "batch_real": 8, "n_data": 8, "inner_loop": 1})

@@ -15,11 +15,11 @@ from PIL import Image
 
 from condensed_datasets import CondensedCIFAR10
 from condensed_datasets.cli.main import main
-from condensed_datasets.hub.pins import list_sets
-from condensed_datasets.training.precision import cpu_has_native_bf16
 from condensed_datasets.core.errors import PushError
-from condensed_datasets.pipeline.push import push
 from condensed_datasets.core.storage import load
+from condensed_datasets.hub.pins import list_sets
+from condensed_datasets.pipeline.push import push
+from condensed_datasets.training.precision import cpu_has_native_bf16
 
 
 def cli(*args: str, env: dict | None = None):
@@ -154,8 +154,8 @@ def test_push_refuses_bad_targets(built, digits, fake_hub):
 
 
 def test_baselines_are_the_evaluations_of_real_image_sets_staged_without_their_file(tmp_path):
-    from condensed_datasets.pipeline.cards import find_baselines
     from condensed_datasets.core.evaluations import record_evaluation
+    from condensed_datasets.pipeline.cards import find_baselines
 
     result = {"mean": 70.0, "std": 1.0, "protocol": "dc", "epochs": 10, "models": 2, "arch": "convnet", "device": "cpu",
               "reduced_epochs": False}

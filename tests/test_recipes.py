@@ -10,21 +10,27 @@ import time
 
 import pytest
 import torch
-
-from condensed_datasets.condense.settings import RunSettings
-from condensed_datasets.pipeline.build import build
-from condensed_datasets.core.errors import CheckpointMismatchError, NonFiniteLossError, RunStopped
-from condensed_datasets.condense.checkpoint import read_checkpoint
-from condensed_datasets.condense.settings import RunOptions
-from condensed_datasets.condense.sampling import sample_class
-
+from condensed_datasets.recipes import get_method
 from conftest import TEST_DEVICE as DEVICE
+
+from condensed_datasets.condense.checkpoint import read_checkpoint
+from condensed_datasets.condense.distances import (
+    compared_parameters,
+    gradient_distance,
+    mean_embedding_distance,
+)
 from condensed_datasets.condense.gradient_matching import matching_loss
 from condensed_datasets.condense.matching_pass import class_gradients
-from condensed_datasets.condense.distances import compared_parameters, gradient_distance, mean_embedding_distance
-from condensed_datasets.training.nets import get_network
-from condensed_datasets.recipes import get_method
+from condensed_datasets.condense.sampling import sample_class
+from condensed_datasets.condense.settings import RunOptions, RunSettings
+from condensed_datasets.core.errors import (
+    CheckpointMismatchError,
+    NonFiniteLossError,
+    RunStopped,
+)
 from condensed_datasets.core.storage import load
+from condensed_datasets.pipeline.build import build
+from condensed_datasets.training.nets import get_network
 
 FAST = {"arch": "convnet-w32", "batch_real": 32}
 
@@ -309,9 +315,8 @@ def test_idc_export_round_trips_through_the_loader(tiny, tmp_path):
 
 
 def test_idc_init_places_the_first_real_images_in_the_grid(tiny):
-    from torch.nn import functional as F
-
     from condensed_datasets.recipes.idc import mix_init
+    from torch.nn import functional as F
 
     stored = mix_init(tiny, 2, 2)
     first = tiny.train_images[tiny.class_indices[0][:8]]
@@ -320,9 +325,8 @@ def test_idc_init_places_the_first_real_images_in_the_grid(tiny):
 
 
 def test_idc_init_cycles_through_a_class_smaller_than_its_grid(digits):
-    from torch.nn import functional as F
-
     from condensed_datasets.recipes.idc import mix_init
+    from torch.nn import functional as F
 
     small = digits.subset(3, seed=0)  # ipc 2 with f = 2 needs 8 images per class; each class has 3
     stored = mix_init(small, 2, 2)

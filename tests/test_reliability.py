@@ -23,10 +23,10 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import save_file
 
-from condensed_datasets.cli.main import main
 from condensed_datasets.cli.errors import user_errors
-from condensed_datasets.core.locks import SET_LOCK_NAME
+from condensed_datasets.cli.main import main
 from condensed_datasets.core.errors import CondensedFormatError
+from condensed_datasets.core.locks import SET_LOCK_NAME
 from condensed_datasets.core.storage import load
 
 TINY = ["--set", "arch=convnet-w32", "--set", "batch_real=16"]

@@ -12,10 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from condensed_datasets.core.errors import UnknownNameError
-from condensed_datasets.core.errors import DataNotFoundError
 from condensed_datasets.core.condensed_set import denormalize
-from condensed_datasets.training.sources import list_sources, load_source, resolve_data_root
+from condensed_datasets.core.errors import DataNotFoundError, UnknownNameError
+from condensed_datasets.training.sources import (
+    list_sources,
+    load_source,
+    resolve_data_root,
+)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -7,23 +7,24 @@ float32, with the precision recorded), and bad choices must be refused with the 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import json
 import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
 from click.testing import CliRunner
 from torch import nn
 
-from condensed_datasets.condense.settings import RunSettings
-from condensed_datasets.training.allocator import KEEP_FREED_ENV, keep_freed_memory
-from condensed_datasets.pipeline.build import build
 from condensed_datasets.cli.main import main
+from condensed_datasets.condense.sampling import real_init
+from condensed_datasets.condense.settings import RunSettings
+from condensed_datasets.core.storage import load
+from condensed_datasets.pipeline.build import build
+from condensed_datasets.training.allocator import KEEP_FREED_ENV, keep_freed_memory
 from condensed_datasets.training.compilation import (
     AUTO_MIN_PIXELS,
     can_compile,
@@ -31,8 +32,11 @@ from condensed_datasets.training.compilation import (
     resolve_compilation,
     training_compilation,
 )
-from condensed_datasets.condense.sampling import real_init
-from condensed_datasets.training.evaluate import _ModelLoop, _StackedModels, train_and_test
+from condensed_datasets.training.evaluate import (
+    _ModelLoop,
+    _StackedModels,
+    train_and_test,
+)
 from condensed_datasets.training.nets import get_network
 from condensed_datasets.training.precision import (
     DepthwiseAvgPool,
@@ -42,7 +46,6 @@ from condensed_datasets.training.precision import (
     real_pass_network,
     resolve_precision,
 )
-from condensed_datasets.core.storage import load
 
 
 def test_allocator_setting_applies_on_linux_and_can_be_turned_off():

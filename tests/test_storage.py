@@ -11,8 +11,8 @@ from safetensors.torch import save_file
 
 from condensed_datasets.core.condensed_set import CondensedSet, DecoderSpec
 from condensed_datasets.core.errors import CondensedFormatError
-from condensed_datasets.core.storage import load, read_document, save
 from condensed_datasets.core.files import sha256_file
+from condensed_datasets.core.storage import load, read_document, save
 
 
 def make_set(n_per_class: int = 2, soft: bool = False) -> CondensedSet:

@@ -17,7 +17,12 @@ from typing import Any, Callable, Iterable
 
 from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.core.errors import RunStopped
-from condensed_datasets.core.layout import CHECKPOINT_FILENAME, EVAL_CHECKPOINT_FILENAME, SET_FILENAME, set_dir
+from condensed_datasets.core.layout import (
+    CHECKPOINT_FILENAME,
+    EVAL_CHECKPOINT_FILENAME,
+    SET_FILENAME,
+    set_dir,
+)
 from condensed_datasets.pipeline.collection import CollectionEntry
 from condensed_datasets.pipeline.stage import adopt_staged_checkpoint
 from condensed_datasets.training.evaluate import EvalSettings

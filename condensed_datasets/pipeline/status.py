@@ -7,7 +7,11 @@ import os
 from typing import Any, Iterable
 
 from condensed_datasets.core.evaluations import at_protocol
-from condensed_datasets.core.layout import EVAL_CHECKPOINT_FILENAME, SET_FILENAME, set_dir
+from condensed_datasets.core.layout import (
+    EVAL_CHECKPOINT_FILENAME,
+    SET_FILENAME,
+    set_dir,
+)
 from condensed_datasets.pipeline.collection import CollectionEntry, format_gap
 from condensed_datasets.training.eval_checkpoint import progress_summary
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,26 +31,26 @@ MAX_RNG_BYTES = 1 << 16  # a CPU Mersenne Twister state is 5 056 bytes; a Philox
 
 @dataclass
 class EvalProgress:
-    """The networks done so far of one evaluation and where its randomness stands.
+    """The networks done so far of one evaluation.
 
     Attributes:
         identity: what binds the file to its evaluation (`evaluation_identity`).
         models: networks the evaluation trains in all.
-        done: networks finished (their results are below); the next network is number ``done``.
         accuracies: each finished network's test accuracy after the last epoch (%).
         periodic: each finished network's test accuracies at the periodic epochs (%).
         seconds: time spent on the finished networks.
-        torch_state, generator_state: the RNG states after the last finished network.
     """
 
     identity: str
     models: int
-    done: int
-    accuracies: list[float]
-    periodic: list[list[float]]
-    seconds: float
-    torch_state: Tensor
-    generator_state: Tensor
+    accuracies: list[float] = field(default_factory=list)
+    periodic: list[list[float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def done(self) -> int:
+        """Networks finished: the next one is number ``done``."""
+        return len(self.accuracies)
 
 
 def evaluation_identity(images: Tensor, targets: Tensor, settings: dict[str, Any]) -> str:
@@ -64,11 +64,12 @@ def evaluation_identity(images: Tensor, targets: Tensor, settings: dict[str, Any
     return digest.hexdigest()
 
 
-def save_progress(path: str | os.PathLike, progress: EvalProgress) -> None:
-    """Write ``progress`` atomically (a temporary file, then a rename): never half-written."""
-    meta = {"identity": progress.identity, "models": progress.models, "done": progress.done, "accuracies": progress.accuracies,
-            "periodic": progress.periodic, "seconds": progress.seconds}
-    tensors = {"rng.torch": progress.torch_state.contiguous(), "rng.generator": progress.generator_state.contiguous()}
+def save_progress(path: str | os.PathLike, progress: EvalProgress, generator: torch.Generator) -> None:
+    """Write ``progress`` with the RNG states the next network starts from (the global CPU RNG's and
+    ``generator``'s) atomically (a temporary file, then a rename): never half-written."""
+    meta = {"identity": progress.identity, "models": progress.models, "done": progress.done,
+            "accuracies": progress.accuracies, "periodic": progress.periodic, "seconds": round(progress.seconds, 2)}
+    tensors = {"rng.torch": torch.get_rng_state(), "rng.generator": generator.get_state()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta)})
 
@@ -83,29 +84,32 @@ def progress_summary(path: str | os.PathLike) -> dict[str, Any] | None:
     return meta if _valid_metadata(meta) else None
 
 
-def read_progress(path: str | os.PathLike, identity: str) -> EvalProgress | None:
-    """The progress recorded at ``path`` for the evaluation ``identity``; ``None`` when the file is absent, belongs
-    to another evaluation or is damaged. Its claims (keys, dtypes, sizes) are checked before a tensor is read."""
-    if not Path(path).is_file():
-        return None
-    meta = progress_summary(path)
-    if meta is None or meta["identity"] != identity:
-        return None
+def resume_progress(path: str | os.PathLike, identity: str, models: int, generator: torch.Generator) -> EvalProgress:
+    """Where the evaluation ``identity`` starts: the progress recorded at ``path`` when the file is this evaluation's,
+    with the global CPU RNG and ``generator`` set to the states it recorded; else nothing done (the file absent, of
+    another evaluation, or damaged). Its claims (keys, dtypes, sizes) are checked before a tensor is read."""
+    fresh = EvalProgress(identity, models)
+    meta = progress_summary(path) if Path(path).is_file() else None
+    if meta is None or meta["identity"] != identity or meta["models"] != models:
+        return fresh
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             if set(f.keys()) != set(RNG_TENSORS):
-                return None
+                return fresh
             for key in RNG_TENSORS:
                 piece = f.get_slice(key)
                 shape = piece.get_shape()
                 if piece.get_dtype() != "U8" or len(shape) != 1 or not 0 < shape[0] <= MAX_RNG_BYTES:
-                    return None
+                    return fresh
             torch_state, generator_state = (f.get_tensor(key) for key in RNG_TENSORS)
+        for state in (torch_state, generator_state):
+            torch.Generator().set_state(state)  # a state a CPU generator refuses is refused here, before anything is set
     except Exception:  # noqa: BLE001 - a damaged file is progress lost, not an error
-        return None
-    return EvalProgress(identity, meta["models"], meta["done"], [float(a) for a in meta["accuracies"]],
-                        [[float(a) for a in per_net] for per_net in meta["periodic"]], float(meta["seconds"]),
-                        torch_state, generator_state)
+        return fresh
+    torch.set_rng_state(torch_state)
+    generator.set_state(generator_state)
+    return EvalProgress(identity, models, [float(a) for a in meta["accuracies"]],
+                        [[float(a) for a in per_net] for per_net in meta["periodic"]], float(meta["seconds"]))
 
 
 def _valid_metadata(meta: Any) -> bool:

@@ -37,8 +37,13 @@ from condensed_datasets.training.allocator import keep_freed_memory
 from condensed_datasets.training.augment import DiffAugment, cutmix
 from condensed_datasets.training.compilation import compiled, resolve_compilation
 from condensed_datasets.training.devices import autotune_convolutions, to_device
-from condensed_datasets.training.eval_checkpoint import EvalProgress, evaluation_identity, read_progress, save_progress
 from condensed_datasets.training.eval_augment import DCAugment
+from condensed_datasets.training.eval_checkpoint import (
+    EvalProgress,
+    evaluation_identity,
+    resume_progress,
+    save_progress,
+)
 from condensed_datasets.training.nets import get_network, has_batchnorm
 from condensed_datasets.training.precision import (
     chunk_size,
@@ -319,15 +324,8 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, settings: Ev
         "arch": arch, "models": models, "protocol": protocol, "epochs": n_epochs, "seed": seed, "together": mode,
         "precision": precision_name(dtype), "compiled": compile_nets, "device": device.type, "dataset": real.name,
         "augmentation": repr(aug), "cutmix_p": cutmix_p})
-    done = read_progress(checkpoint, identity) if checkpoint is not None else None
-    done = done if done is not None and done.done < len(groups) else None
-    accuracies: list[float] = done.accuracies if done else []
-    periodic: list[list[float]] = done.periodic if done else []  # per network, its test accuracy at each of `test_at`
-    earlier_seconds = done.seconds if done else 0.0
-    if done:
-        torch.set_rng_state(done.torch_state)
-        gen.set_state(done.generator_state)
-    first = done.done if done else 0
+    done = resume_progress(checkpoint, identity, models, gen) if checkpoint is not None else EvalProgress(identity, models)
+    first = done.done  # checkpoints fall between groups, which are single networks when there are several
     bar = tqdm(total=n_epochs * len(groups), initial=n_epochs * first, desc=f"eval {arch} x{models} ({protocol})",
                disable=not progress, leave=False)
     with stop_requests() if checkpoint is not None else nullcontext(lambda: False) as stop_requested:
@@ -336,19 +334,18 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, settings: Ev
             tests: list[list[float]] = []
             _train_group(group, images, targets, real, proto, n_epochs, aug, cutmix_p, gen, bar, dtype,
                          lambda epoch: tests.append(_test_accuracies(group, real, dtype)) if epoch in test_at else None)
-            accuracies += tests[-1]
-            periodic += [list(per_net) for per_net in zip(*tests)]
+            done.accuracies += tests[-1]
+            done.periodic += [list(per_net) for per_net in zip(*tests)]
             if checkpoint is not None and number + 1 < len(groups):
-                seconds = earlier_seconds + time.perf_counter() - start
-                save_progress(checkpoint, EvalProgress(identity, models, len(accuracies), accuracies, periodic, round(seconds, 2),
-                                                       torch.get_rng_state(), gen.get_state()))
+                save_progress(checkpoint, replace(done, seconds=done.seconds + time.perf_counter() - start), gen)
                 if stop_requested():
                     bar.close()
-                    raise RunStopped(f"evaluation stopped on request (SIGTERM) after {len(accuracies)} of {models} "
+                    raise RunStopped(f"evaluation stopped on request (SIGTERM) after {done.done} of {models} "
                                      f"networks; they are kept in {checkpoint}, which the next run continues")
     bar.close()
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)
+    accuracies, periodic = done.accuracies, done.periodic
     best = [max(per_net) for per_net in periodic]
     return {
         "mean": float(np.mean(accuracies)), "std": float(np.std(accuracies)), "accuracies": accuracies,
@@ -358,7 +355,7 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, settings: Ev
         "augmentation": repr(aug) if aug else None, "cutmix_p": cutmix_p, "train_images": len(images),
         "dataset": real.name, "device": str(device), "seed": seed, "together": mode,
         "precision": precision_name(dtype), "compiled": compile_nets,
-        "seconds": round(earlier_seconds + time.perf_counter() - start, 2),
+        "seconds": round(done.seconds + time.perf_counter() - start, 2),
         **({"resumed_after_networks": first} if first else {}),
     }
 
