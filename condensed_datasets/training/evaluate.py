@@ -291,7 +291,8 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, settings: Ev
         traits: the set's multi-formation factor and IPC, for protocols that depend on them (IDC).
         checkpoint: a file that makes the evaluation resumable (`eval_checkpoint`): written after each network
             but the last, continued from when it belongs to this evaluation, removed at the end. While it runs,
-            a SIGTERM stops it after the current network (`RunStopped`), its progress written.
+            a SIGTERM stops it after the current network (`RunStopped`), its progress written. Networks trained
+            together (``vmap``, ``loop``) have no boundary between them: a SIGTERM ends such an evaluation at once.
 
     Returns:
         ``mean``, ``std`` (population std, %) and ``accuracies`` of the networks after the last epoch
@@ -328,7 +329,8 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, settings: Ev
     first = done.done  # checkpoints fall between groups, which are single networks when there are several
     bar = tqdm(total=n_epochs * len(groups), initial=n_epochs * first, desc=f"eval {arch} x{models} ({protocol})",
                disable=not progress, leave=False)
-    with stop_requests() if checkpoint is not None else nullcontext(lambda: False) as stop_requested:
+    resumable = checkpoint is not None and len(groups) > 1  # networks trained together (vmap, loop) have no boundary
+    with stop_requests() if resumable else nullcontext(lambda: False) as stop_requested:
         for number, size in enumerate(groups[first:], start=first):
             group = _make_group(arch, real, size, device, mode, compile_nets)
             tests: list[list[float]] = []
@@ -336,7 +338,7 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, settings: Ev
                          lambda epoch: tests.append(_test_accuracies(group, real, dtype)) if epoch in test_at else None)
             done.accuracies += tests[-1]
             done.periodic += [list(per_net) for per_net in zip(*tests)]
-            if checkpoint is not None and number + 1 < len(groups):
+            if resumable and number + 1 < len(groups):
                 save_progress(checkpoint, replace(done, seconds=done.seconds + time.perf_counter() - start), gen)
                 if stop_requested():
                     bar.close()
