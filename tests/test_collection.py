@@ -225,10 +225,18 @@ def test_an_unfinished_sets_checkpoint_is_staged_continued_elsewhere_and_dropped
     checkpoint = staged / "digits" / "dm" / "ipc1" / "checkpoint.safetensors"
     assert checkpoint.is_file() and "checkpoint at iteration 3" in result.output
     assert not (staged / "digits" / "dm" / "ipc1" / "condensed.safetensors").exists()  # partial sets are not staged
+    row = next(r for r in _status(staged) if r["set"] == "digits/dm/1")  # status reads how far the staged build got
+    assert (row["state"], row["iterations_run"]) == ("checkpoint", 3) and row["device"].endswith("threads)")
+    table = cli("collection", "status", "digits/dm/1", "--out", staged, "--built").output
+    assert "checkpoint" in table and "3/200" in table
     # Another machine continues the staged checkpoint instead of starting over.
     more = ["--iterations", "5", "--eval-epochs", "2", "--eval-models", "2", "--checkpoint-minutes", "0"]
     result = cli("collection", "build", "digits/dm/1", "--out", elsewhere, "--staged", staged, *more)
     assert result.exit_code == 0 and "resumed" in result.output, result.output
+    damaged = tmp_path / "damaged"
+    (damaged / "digits" / "dm" / "ipc1").mkdir(parents=True)
+    (damaged / "digits" / "dm" / "ipc1" / "checkpoint.safetensors").write_bytes(checkpoint.read_bytes()[:100])
+    assert next(r for r in _status(damaged) if r["set"] == "digits/dm/1")["state"] == "checkpoint unreadable"
     record = json.loads((elsewhere / "digits" / "dm" / "ipc1" / "build.json").read_text())
     assert [(s["from"], s["to"]) for s in record["segments"]] == [(0, 3), (3, 5)] and record["iterations"] == 5
     # A set staged complete and evaluated drops the checkpoint staged beside it.

@@ -7,7 +7,10 @@ import os
 from typing import Any, Iterable
 
 from condensed_datasets.core.evaluations import at_protocol
+from condensed_datasets.condense.checkpoint import checkpoint_info
+from condensed_datasets.core.errors import CheckpointMismatchError
 from condensed_datasets.core.layout import (
+    CHECKPOINT_FILENAME,
     EVAL_CHECKPOINT_FILENAME,
     SET_FILENAME,
     set_dir,
@@ -43,7 +46,7 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
                 rows.append({**row, "state": "evaluated, file not staged", "iterations_run": None,
                              "sha256": evaluation.get("set_sha256"), **_evaluation_cells(evaluation, entry)})
             else:
-                rows.append({**row, "state": "missing", "iterations_run": 0})
+                rows.append({**row, **_unfinished_build(folder / CHECKPOINT_FILENAME)})
             continue
         cset, sha256 = load(path), sha256_file(path)
         run = int(cset.meta.get("iterations_run", 0)) if budget is not None else None
@@ -58,6 +61,18 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
             row.update(_evaluation_cells(evaluation, entry))
         rows.append(row)
     return rows
+
+
+def _unfinished_build(checkpoint: os.PathLike) -> dict[str, Any]:
+    """The state of a set with no file yet: ``missing``, or how far its (staged or running) build's checkpoint got."""
+    try:
+        info = checkpoint_info(checkpoint) if os.path.isfile(checkpoint) else None
+    except CheckpointMismatchError:
+        return {"state": "checkpoint unreadable", "iterations_run": 0}
+    if info is None:
+        return {"state": "missing", "iterations_run": 0}
+    segments = info.get("segments") or [{}]
+    return {"state": "checkpoint", "iterations_run": int(info.get("iteration", 0)), "device": segments[-1].get("device")}
 
 
 def _evaluation_cells(evaluation: dict[str, Any], entry: CollectionEntry) -> dict[str, Any]:
