@@ -237,6 +237,14 @@ def test_an_unfinished_sets_checkpoint_is_staged_continued_elsewhere_and_dropped
     (damaged / "digits" / "dm" / "ipc1").mkdir(parents=True)
     (damaged / "digits" / "dm" / "ipc1" / "checkpoint.safetensors").write_bytes(checkpoint.read_bytes()[:100])
     assert next(r for r in _status(damaged) if r["set"] == "digits/dm/1")["state"] == "checkpoint unreadable"
+    # A build stopped before its first set file (only the checkpoint under --out) is staged all the same.
+    running = tmp_path / "running"
+    (running / "digits" / "dm" / "ipc1").mkdir(parents=True)
+    (running / "digits" / "dm" / "ipc1" / "checkpoint.safetensors").write_bytes(checkpoint.read_bytes())
+    again = tmp_path / "again"
+    result = cli("collection", "stage", "digits/dm/1", "--out", running, "--to", again)
+    assert "checkpoint at iteration 3" in result.output, result.output
+    assert (again / "digits" / "dm" / "ipc1" / "checkpoint.safetensors").read_bytes() == checkpoint.read_bytes()
     record = json.loads((elsewhere / "digits" / "dm" / "ipc1" / "build.json").read_text())
     assert [(s["from"], s["to"]) for s in record["segments"]] == [(0, 3), (3, 5)] and record["iterations"] == 5
     # A set staged complete and evaluated drops the checkpoint staged beside it.

@@ -47,7 +47,7 @@ def stage(entries: Iterable[CollectionEntry], out: str | os.PathLike, to: str | 
         source, target = set_dir(out, entry.dataset, entry.method, entry.ipc), set_dir(to, entry.dataset, entry.method, entry.ipc)
         if row["state"] != "complete, evaluated":
             checkpoint, evaluation = source / CHECKPOINT_FILENAME, progress_summary(source / EVAL_CHECKPOINT_FILENAME)
-            if row["state"].split(",")[0] in ("missing", "partial") and checkpoint.is_file():
+            if row["state"].split(",")[0] in ("checkpoint", "partial") and checkpoint.is_file():
                 check_folder(target).mkdir(parents=True, exist_ok=True)
                 copy_atomically(checkpoint, target / CHECKPOINT_FILENAME)
                 say(f"staged    {entry.key:28s} checkpoint at iteration {checkpoint_info(checkpoint)['iteration']} "
