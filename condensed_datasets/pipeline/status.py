@@ -6,9 +6,9 @@ import json
 import os
 from typing import Any, Iterable
 
-from condensed_datasets.core.evaluations import at_protocol
 from condensed_datasets.condense.checkpoint import checkpoint_info
 from condensed_datasets.core.errors import CheckpointMismatchError
+from condensed_datasets.core.evaluations import at_protocol
 from condensed_datasets.core.layout import (
     CHECKPOINT_FILENAME,
     EVAL_CHECKPOINT_FILENAME,
