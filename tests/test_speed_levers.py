@@ -104,14 +104,14 @@ def test_depthwise_pool_is_average_pooling(size):
 
 def test_only_pools_equal_to_the_depthwise_form_are_replaced():
     net = nn.Sequential(nn.AvgPool2d(2, 2), nn.AvgPool2d(2, 2, ceil_mode=True), nn.AvgPool2d(3, 2), nn.Conv2d(1, 1, 1))
-    fast = real_pass_network(net, torch.bfloat16)
+    fast = real_pass_network(net, torch.bfloat16, native_bf16=True)
     assert [type(m).__name__ for m in fast] == ["DepthwiseAvgPool", "AvgPool2d", "AvgPool2d", "Conv2d"]
 
 
 def test_real_pass_network_is_the_network_in_fp32_and_a_rounded_copy_in_bf16(device):
     net = get_network("convnet", 3, 10, (32, 32)).to(device)
     assert real_pass_network(net, torch.float32) is net
-    fast = real_pass_network(net, torch.bfloat16)
+    fast = real_pass_network(net, torch.bfloat16, native_bf16=True)
     assert fast is not net and all(p.dtype == torch.bfloat16 for p in fast.parameters())
     assert not any(isinstance(m, nn.AvgPool2d) for m in fast.modules())
     assert sum(isinstance(m, DepthwiseAvgPool) for m in fast.modules()) == 3
@@ -135,6 +135,32 @@ def test_embed_real_matches_the_network_in_fp32_and_closely_in_bf16(device):
     assert ((rounded - reference).norm() / reference.norm()).item() < 2e-2
     class_mean_error = (rounded.mean(0) - reference.mean(0)).norm() / reference.mean(0).norm()
     assert class_mean_error.item() < 5e-3  # DM matches means: rounding errors average out
+
+
+def test_without_native_bf16_convolutions_sum_in_float32_and_only_they_change():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect"),
+                        nn.GroupNorm(4, 4), nn.AvgPool2d(2, 2))
+    fast = real_pass_network(net, torch.bfloat16, native_bf16=False)
+    assert [type(m).__name__ for m in fast] == ["Float32SummedConv2d", "Conv2d", "GroupNorm", "AvgPool2d"]
+    assert all(p.dtype == torch.bfloat16 for p in fast.parameters())
+    assert fast(torch.randn(2, 3, 8, 8).bfloat16()).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("channels, size", [(1, (28, 28)), (3, (32, 32))])
+def test_float32_summed_bf16_embeddings_are_the_native_ones(channels, size):
+    """The only difference from native bf16 kernels is the order of float32 sums: the two are far closer to each
+    other than bf16 is to float32, and equally far from float32 (bf16 arithmetic, not float32 in disguise); the
+    MNIST net's wide first padding included."""
+    torch.manual_seed(0)
+    net = get_network("convnet", channels, 10, size)
+    x = torch.randn(8, channels, *size)
+    reference = embed_real(net, x)
+    native = embed_real(real_pass_network(net, torch.bfloat16, native_bf16=True), x)
+    summed = embed_real(real_pass_network(net, torch.bfloat16, native_bf16=False), x)
+    def distance(a, b):
+        return ((a - b).norm() / b.norm()).item()
+    assert distance(summed, native) < 0.3 * distance(native, reference)
+    assert distance(summed, reference) == pytest.approx(distance(native, reference), rel=0.05)
 
 
 def test_chunks_scale_with_the_image_area():

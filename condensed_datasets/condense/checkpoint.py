@@ -196,7 +196,8 @@ def describe_device(device: torch.device) -> str:
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
     except OSError:
         pass
-    return f"{model} ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"{model} ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def checkpoint_info(path: Path) -> dict[str, Any]:
