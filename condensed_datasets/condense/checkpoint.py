@@ -187,7 +187,8 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
 
 
 def describe_device(device: torch.device) -> str:
-    """What a run computes on, for a build's record: the GPU's name, or the CPU's model and the threads used."""
+    """What a run computes on, for a build's record: the GPU's name, or the CPU's model, its widest vector
+    instructions as PyTorch uses them (AVX2, AVX512, with AVX512-BF16 and AMX named) and the threads used."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     model = platform.processor() or platform.machine()
@@ -197,7 +198,10 @@ def describe_device(device: torch.device) -> str:
     except OSError:
         pass
     threads = torch.get_num_threads()
-    return f"{model} ({threads} thread{'' if threads == 1 else 's'})"
+    features = [torch.backends.cpu.get_cpu_capability()]
+    features += [name for name, present in (("AVX512-BF16", torch.cpu._is_avx512_bf16_supported()),
+                                            ("AMX", getattr(torch.cpu, "_is_amx_tile_supported", bool)())) if present]
+    return f"{model} ({', '.join(features)}; {threads} thread{'' if threads == 1 else 's'})"
 
 
 def checkpoint_info(path: Path) -> dict[str, Any]:
