@@ -137,11 +137,12 @@ def test_embed_real_matches_the_network_in_fp32_and_closely_in_bf16(device):
     assert class_mean_error.item() < 5e-3  # DM matches means: rounding errors average out
 
 
-def test_without_native_bf16_convolutions_sum_in_float32_and_only_they_change():
+def test_without_native_bf16_convolutions_and_pools_sum_in_float32_and_only_they_change():
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect"),
                         nn.GroupNorm(4, 4), nn.AvgPool2d(2, 2))
     fast = real_pass_network(net, torch.bfloat16, native_bf16=False)
-    assert [type(m).__name__ for m in fast] == ["Float32SummedConv2d", "Conv2d", "GroupNorm", "AvgPool2d"]
+    assert [type(m).__name__ for m in fast] == ["Float32Summed", "Conv2d", "GroupNorm", "Float32Summed"]
+    assert isinstance(fast[3].inner, DepthwiseAvgPool)
     assert all(p.dtype == torch.bfloat16 for p in fast.parameters())
     assert fast(torch.randn(2, 3, 8, 8).bfloat16()).dtype == torch.bfloat16
 

@@ -4,7 +4,7 @@ DM's and IDM's embeddings of real batches are computed without a graph and never
 ``real_precision`` (`PRECISIONS`: ``auto``, bf16 on a CPU with AVX512-BF16 and float32 elsewhere, the
 GPU path not being measured; ``bf16``; ``fp32``, the reference behaviour) runs them on a copy of the
 network cast to bf16 (`real_pass_network`, `embed_real`; on a CPU without AVX512-BF16 its convolutions sum
-in float32, `Float32SummedConv2d`, so a checkpoint begun in bf16 resumes there at float32 speed), while every pass that carries gradients
+in float32, `Float32Summed`, so a checkpoint begun in bf16 resumes there at float32 speed), while every pass that carries gradients
 to the synthetic images stays float32. Evaluation (`evaluate.train_and_test`'s ``precision``, same
 choices) trains its networks' forwards under bf16 autocast, float32 weights and loss, and tests them on
 bf16 copies (`real_pass_network` again).
@@ -68,21 +68,20 @@ class DepthwiseAvgPool(nn.Module):
         return F.conv2d(x, weight, stride=2, groups=x.shape[1])
 
 
-class Float32SummedConv2d(nn.Module):
-    """A bf16 copy's zero-padded convolution computed in float32 on its bf16 values: the products of two bf16
-    numbers are exact in float32 and the sums are float32, as in the AVX512-BF16 and AMX kernels; the output is
-    rounded to bf16 again. So a CPU without those instructions computes the same arithmetic (up to the order of
-    the sums, which differs between machines anyway) at float32 speed: PyTorch's own bf16 convolution there is
-    ~30x slower than float32 (2-core AVX2 EPYC, 64 x 128 x 14 x 14, 3x3: 1 631 vs 51 ms)."""
+class Float32Summed(nn.Module):
+    """A bf16 copy's convolution (or 2x2 average pool as `DepthwiseAvgPool`) computed in float32 on its bf16 values:
+    the products of two bf16 numbers are exact in float32 and the sums are float32, as in the AVX512-BF16 and AMX
+    kernels; the output is rounded to bf16 again. So a CPU without those instructions computes the same arithmetic
+    (up to the order of the sums, which differs between machines anyway) at float32 speed, where PyTorch's own bf16
+    kernels are reference loops (`benchmarks/real_embedding_speed.py`)."""
 
-    def __init__(self, conv: nn.Conv2d):
+    def __init__(self, module: nn.Module):
         super().__init__()
-        self.conv = conv
+        self.inner = module
 
     def forward(self, x: Tensor) -> Tensor:
-        c = self.conv
-        bias = None if c.bias is None else c.bias.float()
-        return F.conv2d(x.float(), c.weight.float(), bias, c.stride, c.padding, c.dilation, c.groups).to(x.dtype)
+        widened = {name: t.float() for name, t in self.inner.named_parameters()}
+        return torch.func.functional_call(self.inner, widened, (x.float(),)).to(x.dtype)
 
 
 def _is_2x2_avg_pool(m: nn.Module) -> bool:
@@ -97,14 +96,14 @@ def _is_zero_padded_conv(m: nn.Module) -> bool:
 # The modules of a bf16 copy that run faster in another form, per kind of CPU (True: native bf16).
 _FASTER_FORMS = {
     True: ((_is_2x2_avg_pool, lambda m: DepthwiseAvgPool()),),
-    False: ((_is_zero_padded_conv, Float32SummedConv2d),),
+    False: ((_is_zero_padded_conv, Float32Summed), (_is_2x2_avg_pool, lambda m: Float32Summed(DepthwiseAvgPool()))),
 }
 
 
 def real_pass_network(net: nn.Module, dtype: torch.dtype, native_bf16: bool | None = None) -> nn.Module:
     """``net`` itself for float32, else a copy of it cast to ``dtype`` (same weights, rounded) in its faster
     form: with native bf16 (a GPU, or a CPU with AVX512-BF16: ``native_bf16`` None asks the hardware) its 2x2
-    average pools are `DepthwiseAvgPool`, without it its convolutions are `Float32SummedConv2d`."""
+    average pools are `DepthwiseAvgPool`, without it those and its convolutions are `Float32Summed`."""
     if dtype == torch.float32:
         return net
     fast = copy.deepcopy(net).to(dtype)
