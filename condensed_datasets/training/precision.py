@@ -4,8 +4,8 @@ DM's and IDM's embeddings of real batches are computed without a graph and never
 ``real_precision`` (`PRECISIONS`: ``auto``, bf16 on a CPU with AVX512-BF16 and float32 elsewhere, the
 GPU path not being measured; ``bf16``; ``fp32``, the reference behaviour) runs them on a copy of the
 network cast to bf16 (`real_pass_network`, `embed_real`; on a CPU without AVX512-BF16 its convolutions sum
-in float32, `Float32Summed`, so a checkpoint begun in bf16 resumes there at float32 speed), while every pass that carries gradients
-to the synthetic images stays float32. Evaluation (`evaluate.train_and_test`'s ``precision``, same
+in float32, `Float32Summed`, so a checkpoint begun in bf16 resumes there at float32 speed), while every pass
+that carries gradients to the synthetic images stays float32. Evaluation (`evaluate.train_and_test`'s ``precision``, same
 choices) trains its networks' forwards under bf16 autocast, float32 weights and loss, and tests them on
 bf16 copies (`real_pass_network` again).
 
