@@ -73,15 +73,19 @@ def test_matching_compilation_follows_the_work_and_the_architecture():
     ("dcmg", {"outer_loop": 2}, False),  # the inter-class term needs the gradients themselves: stays eager
 ])
 def test_compiled_matching_builds_the_eager_set_and_says_so(method, overrides, compiles, digits, tmp_path):
-    run = dict(source=digits, progress=False, overrides=overrides, iterations=2)
+    """One iteration, compiled and eager, differ by float reassociation only: far less than what an iteration moves.
+    (Over more iterations gradient matching amplifies it, DSA's ~100x per iteration on an AVX2 CPU, so the
+    comparison is made after the first.)"""
+    run = dict(source=digits, progress=False, overrides=overrides, iterations=1)
     base = RunSettings(train_precision="fp32", device="cpu")
     eager = load(build("digits", method, 1, out=tmp_path / "a", settings=replace(base, match_compilation="off"), **run))
     fused = load(build("digits", method, 1, out=tmp_path / "b", settings=replace(base, match_compilation="on"), **run))
-    by_default = load(build("digits", method, 1, out=tmp_path / "c", settings=base, **run))  # a 2-iteration digits run stays eager
+    by_default = load(build("digits", method, 1, out=tmp_path / "c", settings=base, **run))  # a 1-iteration digits run stays eager
     assert fused.meta.get("match_compiled") is (True if compiles else None)
     assert "match_compiled" not in eager.meta and "match_compiled" not in by_default.meta
     assert torch.equal(by_default.images, eager.images)
-    moved = (eager.images - load(build("digits", method, 1, out=tmp_path / "d", settings=replace(base, match_compilation="off"),
-                                       **{**run, "iterations": 1})).images).abs().max()
+    second = load(build("digits", method, 1, out=tmp_path / "d", settings=replace(base, match_compilation="off"),
+                        **{**run, "iterations": 2}))
+    moved = (second.images - eager.images).abs().max()
     assert (fused.images - eager.images).abs().max() < 0.01 * moved  # far closer than one iteration's change
 
