@@ -24,6 +24,7 @@ from condensed_datasets.condense.sampling import real_init
 from condensed_datasets.condense.settings import RunSettings
 from condensed_datasets.core.storage import load
 from condensed_datasets.pipeline.build import build
+from condensed_datasets.training import precision
 from condensed_datasets.training.allocator import KEEP_FREED_ENV, keep_freed_memory
 from condensed_datasets.training.compilation import (
     AUTO_MIN_PIXELS,
@@ -40,6 +41,7 @@ from condensed_datasets.training.evaluate import (
 from condensed_datasets.training.nets import get_network
 from condensed_datasets.training.precision import (
     DepthwiseAvgPool,
+    Float32Summed,
     chunk_size,
     cpu_has_native_bf16,
     embed_real,
@@ -139,12 +141,26 @@ def test_embed_real_matches_the_network_in_fp32_and_closely_in_bf16(device):
 
 def test_without_native_bf16_convolutions_and_pools_sum_in_float32_and_only_they_change():
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect"),
-                        nn.GroupNorm(4, 4), nn.AvgPool2d(2, 2))
+                        nn.GroupNorm(4, 4), nn.AvgPool2d(2, 2), nn.Flatten(), nn.Linear(64, 2))
     fast = real_pass_network(net, torch.bfloat16, native_bf16=False)
-    assert [type(m).__name__ for m in fast] == ["Float32Summed", "Conv2d", "GroupNorm", "Float32Summed"]
+    assert [type(m).__name__ for m in fast] == ["Float32Summed", "Conv2d", "GroupNorm", "Float32Summed", "Flatten",
+                                                "Float32Summed"]
     assert isinstance(fast[3].inner, DepthwiseAvgPool)
     assert all(p.dtype == torch.bfloat16 for p in fast.parameters())
     assert fast(torch.randn(2, 3, 8, 8).bfloat16()).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_bf16_copys_form_follows_the_hardware(native, device, monkeypatch):
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: native)
+    net = get_network("convnet", 3, 10, (32, 32)).to(device)
+    fast = real_pass_network(net, torch.bfloat16)
+    summed = sum(isinstance(m, Float32Summed) for m in fast.modules())
+    native_form = native or torch.device(device).type != "cpu"  # accelerators compute bf16 natively
+    assert summed == (0 if native_form else 7)  # 3 convolutions, 3 pools, the classifier
+    assert sum(isinstance(m, DepthwiseAvgPool) for m in fast.modules()) == 3
+    pool_only = real_pass_network(nn.Sequential(nn.AvgPool2d(2, 2)), torch.bfloat16)  # no parameters: asks the CPU
+    assert pool_only(torch.ones(1, 1, 2, 2, dtype=torch.bfloat16)).item() == 1
 
 
 @pytest.mark.parametrize("channels, size", [(1, (28, 28)), (3, (32, 32))])

@@ -69,11 +69,11 @@ class DepthwiseAvgPool(nn.Module):
 
 
 class Float32Summed(nn.Module):
-    """A bf16 copy's convolution (or 2x2 average pool as `DepthwiseAvgPool`) computed in float32 on its bf16 values:
-    the products of two bf16 numbers are exact in float32 and the sums are float32, as in the AVX512-BF16 and AMX
-    kernels; the output is rounded to bf16 again. So a CPU without those instructions computes the same arithmetic
-    (up to the order of the sums, which differs between machines anyway) at float32 speed, where PyTorch's own bf16
-    kernels are reference loops (`benchmarks/real_embedding_speed.py`)."""
+    """A bf16 copy's convolution, linear layer or 2x2 average pool (as `DepthwiseAvgPool`) computed in float32 on
+    its bf16 values: the products of two bf16 numbers are exact in float32 and the sums are float32, as in the
+    AVX512-BF16 and AMX kernels; the output is rounded to bf16 again. So a CPU without those instructions computes
+    the same arithmetic (up to the order of the sums, which differs between machines anyway) at float32 speed, where
+    PyTorch's own bf16 kernels are reference loops (`benchmarks/real_embedding_speed.py`)."""
 
     def __init__(self, module: nn.Module):
         super().__init__()
@@ -96,19 +96,22 @@ def _is_zero_padded_conv(m: nn.Module) -> bool:
 # The modules of a bf16 copy that run faster in another form, per kind of CPU (True: native bf16).
 _FASTER_FORMS = {
     True: ((_is_2x2_avg_pool, lambda m: DepthwiseAvgPool()),),
-    False: ((_is_zero_padded_conv, Float32Summed), (_is_2x2_avg_pool, lambda m: Float32Summed(DepthwiseAvgPool()))),
+    False: ((_is_zero_padded_conv, Float32Summed), (_is_2x2_avg_pool, lambda m: Float32Summed(DepthwiseAvgPool())),
+            (lambda m: isinstance(m, nn.Linear), Float32Summed)),
 }
 
 
 def real_pass_network(net: nn.Module, dtype: torch.dtype, native_bf16: bool | None = None) -> nn.Module:
     """``net`` itself for float32, else a copy of it cast to ``dtype`` (same weights, rounded) in its faster
     form: with native bf16 (a GPU, or a CPU with AVX512-BF16: ``native_bf16`` None asks the hardware) its 2x2
-    average pools are `DepthwiseAvgPool`, without it those and its convolutions are `Float32Summed`."""
+    average pools are `DepthwiseAvgPool`, without it those, its convolutions and its linear layers are
+    `Float32Summed`."""
     if dtype == torch.float32:
         return net
     fast = copy.deepcopy(net).to(dtype)
     if native_bf16 is None:
-        native_bf16 = next(net.parameters()).device.type != "cpu" or cpu_has_native_bf16()
+        first = next(net.parameters(), None)
+        native_bf16 = (first is not None and first.device.type != "cpu") or cpu_has_native_bf16()
     forms = _FASTER_FORMS[native_bf16]
     for parent in list(fast.modules()):
         for name, child in parent.named_children():
