@@ -47,6 +47,7 @@ from condensed_datasets.training.precision import (
     embed_real,
     real_pass_network,
     resolve_precision,
+    resolve_train_precision,
 )
 
 
@@ -185,6 +186,20 @@ def test_chunks_scale_with_the_image_area():
     assert chunk_size(torch.zeros(1, 3, 64, 64)) == 16
     assert chunk_size(torch.zeros(1, 1, 1024, 1024)) == 1
     assert chunk_size(torch.zeros(1, 3, 32, 32, device="meta")) == 1024  # accelerators: large batches
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_training_on_a_cpu_without_native_bf16_says_so_in_one_line(native, monkeypatch, caplog):
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: native)
+    cpu = torch.device("cpu")
+    with caplog.at_level("WARNING", logger=precision.__name__):
+        assert resolve_train_precision("bf16", cpu)[0] == torch.bfloat16
+        resolve_train_precision("fp32", cpu)
+        resolve_train_precision("auto", cpu)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == (0 if native else 1)  # the fp32 and auto resolutions say nothing
+    assert all(line.startswith("--train-precision bf16 on a CPU without AVX512-BF16") and "\n" not in line
+               and "--train-precision fp32 avoids them" in line for line in lines)
 
 
 def test_auto_precision_follows_the_hardware():

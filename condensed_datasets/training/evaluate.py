@@ -51,6 +51,7 @@ from condensed_datasets.training.precision import (
     precision_name,
     real_pass_network,
     resolve_precision,
+    warn_if_slow_training,
 )
 from condensed_datasets.training.sources import RealData
 
@@ -308,6 +309,7 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, settings: Ev
     keep_freed_memory()
     autotune_convolutions(device)
     dtype = resolve_precision(precision, device)
+    warn_if_slow_training(dtype, device, "--precision")
     real = real.to(device)
     images, targets = images.detach().to(device), targets.detach().to(device)
     n_epochs = epochs if epochs is not None else full_epochs(protocol, real.name, real.num_classes, len(images))

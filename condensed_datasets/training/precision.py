@@ -19,6 +19,7 @@ and DCMG).
 from __future__ import annotations
 
 import copy
+import logging
 
 import torch
 from torch import Tensor, nn
@@ -27,6 +28,8 @@ from torch.nn import functional as F
 from condensed_datasets.core.errors import check_choice
 
 PRECISIONS = ("auto", "bf16", "fp32")
+
+log = logging.getLogger(__name__)
 
 
 def check_precision(choice: str) -> None:
@@ -45,6 +48,16 @@ def resolve_precision(choice: str, device: torch.device) -> torch.dtype:
     if choice == "auto":
         return torch.bfloat16 if device.type == "cpu" and cpu_has_native_bf16() else torch.float32
     return torch.bfloat16 if choice == "bf16" else torch.float32
+
+
+def warn_if_slow_training(dtype: torch.dtype, device: torch.device, option: str) -> None:
+    """One line on stderr when networks are to be trained in bf16 on a CPU without AVX512-BF16 (``option`` named
+    it, or a resumed checkpoint recorded it): autocast then runs PyTorch's reference bf16 kernels, which
+    `Float32Summed` cannot stand in for in a graph that is differentiated."""
+    if dtype == torch.bfloat16 and device.type == "cpu" and not cpu_has_native_bf16():
+        log.warning(f"{option} bf16 on a CPU without AVX512-BF16: PyTorch's bf16 kernels here are tens of times "
+                    f"slower than fp32 ({option} fp32 avoids them; a build resumed with bf16 recorded belongs on a "
+                    "CPU with AVX512-BF16)")
 
 
 def compute_in(dtype: torch.dtype, device: torch.device) -> torch.autocast:
@@ -154,4 +167,5 @@ def resolve_train_precision(choice: str, device: torch.device) -> tuple[torch.dt
     float32, so that checkpoints and sets written before the option existed stay resumable and unchanged.
     """
     dtype = resolve_precision(choice, device)
+    warn_if_slow_training(dtype, device, "--train-precision")
     return dtype, {} if dtype == torch.float32 else {"train_precision": precision_name(dtype)}
