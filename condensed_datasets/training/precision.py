@@ -42,6 +42,11 @@ def cpu_has_native_bf16() -> bool:
     return bool(torch.cpu._is_avx512_bf16_supported())
 
 
+def bf16_is_native(device: torch.device) -> bool:
+    """True when ``device`` runs bfloat16 kernels at speed: an accelerator, or a CPU with AVX512-BF16."""
+    return device.type != "cpu" or cpu_has_native_bf16()
+
+
 def resolve_precision(choice: str, device: torch.device) -> torch.dtype:
     """The dtype ``choice`` means on ``device``."""
     check_precision(choice)
@@ -54,7 +59,7 @@ def warn_if_slow_training(dtype: torch.dtype, device: torch.device, option: str)
     """One line on stderr when networks are to be trained in bf16 on a CPU without AVX512-BF16 (``option`` named
     it, or a resumed checkpoint recorded it): autocast then runs PyTorch's reference bf16 kernels, which
     `Float32Summed` cannot stand in for in a graph that is differentiated."""
-    if dtype == torch.bfloat16 and device.type == "cpu" and not cpu_has_native_bf16():
+    if dtype == torch.bfloat16 and not bf16_is_native(device):
         log.warning(f"{option} bf16 on a CPU without AVX512-BF16: PyTorch's bf16 kernels here are tens of times "
                     f"slower than fp32 ({option} fp32 avoids them; a build resumed with bf16 recorded belongs on a "
                     "CPU with AVX512-BF16)")
@@ -124,7 +129,7 @@ def real_pass_network(net: nn.Module, dtype: torch.dtype, native_bf16: bool | No
     fast = copy.deepcopy(net).to(dtype)
     if native_bf16 is None:
         first = next(net.parameters(), None)
-        native_bf16 = (first is not None and first.device.type != "cpu") or cpu_has_native_bf16()
+        native_bf16 = bf16_is_native(first.device if first is not None else torch.device("cpu"))
     forms = _FASTER_FORMS[native_bf16]
     for parent in list(fast.modules()):
         for name, child in parent.named_children():
