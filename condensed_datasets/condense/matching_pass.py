@@ -11,10 +11,11 @@ oneDNN's convolutions, which an autograd graph cannot give (a compiled module's 
 differentiated). The returned distance is tied to the synthetic batch by `_PrecomputedGradient`, so callers
 sum and ``backward()`` it exactly like the eager one (first order only: nothing differentiates it twice).
 
-Measured on a 2-core Xeon with AMX (float32, one MNIST class: 64 real and 40 synthetic images, ConvNet-3,
-``l1``): 357 -> 280 ms per class, image gradient equal to 5e-4 in relative norm (float32 summation order
-in the fused kernels), after ~30 s of compilation once per process and batch shape; one compiled graph
-serves every fresh network of the architecture (their parameters are inputs).
+The compiled pass is faster per class; its image gradient differs from the eager one only by float32
+summation order in the fused kernels (tests bound it at 1e-3 in relative norm). It compiles once per
+process and batch shape (tens of seconds); one compiled graph serves every fresh network of the
+architecture (their parameters are inputs). Figures: docs/performance.md (``--match-compile``) and
+`benchmarks/precision_fidelity.py`.
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ On Linux with glibc, a block above the mmap threshold (at most 32 MiB) is a fres
 kernel zero-fills page by page, and it is unmapped when freed. A ConvNet pass over 100 CIFAR images
 allocates activations of 50 MB, so every training step paid page faults again (the profile showed as
 much system time as user time). `keep_freed_memory` tells glibc to serve large blocks from its heap
-and to keep freed memory, so the next step reuses it: on a 2-core AVX-512 CPU a ConvNet training
-step on 100 CIFAR images went from 369 to 215 ms, a 256-image gradient from 1038 to 617 ms. The cost:
-the process keeps its peak memory until it exits. PyTorch's CPU tuning guide recommends jemalloc or
-tcmalloc for the same reason; this needs neither. ``CONDENSED_KEEP_FREED_MEMORY=0`` turns it off.
+and to keep freed memory, so the next step reuses it without page faults (the measured gain is in
+docs/performance.md, "Freed memory is kept"). The cost: the process keeps its peak memory until it
+exits. PyTorch's CPU tuning guide recommends jemalloc or tcmalloc for the same reason; this needs neither.
+``CONDENSED_KEEP_FREED_MEMORY=0`` turns it off.
 """
 
 from __future__ import annotations

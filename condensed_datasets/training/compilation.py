@@ -1,21 +1,16 @@
 """``torch.compile`` for the evaluation networks' training and test passes.
 
 TorchInductor leaves the convolutions to oneDNN and fuses what surrounds them (instance norm, ReLU,
-average pooling, their backwards) into generated C++ loops. Measured on a 2-core AVX2 CPU, float32, one
-training step of a CIFAR ConvNet-3 on 100 images: 396 -> 319 ms (1.24x), logits equal to 1.2e-6, after
-~30 s of compilation the first time a process meets the network. End to end, 10 ConvNets x 30 epochs on
-CIFAR-10 IPC 10 (`benchmarks/eval_speed.py`, compilation included): 677 s one after another, 685 s
-interleaved, 528 s interleaved and compiled (1.28x), accuracy 25.1 / 25.3 / 25.3 %; one DM set, 5 x 300
-epochs, 41.25 ± 0.22 % in 833 s eager vs 41.24 ± 0.17 % in 670 s compiled (`benchmarks/precision_fidelity.py`). Dynamo reuses one
-compiled graph for every network of the same architecture (their parameters are the graph's inputs),
-so K evaluation networks pay the compilation once.
+average pooling, their backwards) into generated C++ loops, so each training step is cheaper while the
+logits stay equal to eager ones up to float32 rounding. The price is a compilation of tens of seconds the
+first time a process meets the network. Dynamo reuses one compiled graph for every network of the same
+architecture (their parameters are the graph's inputs), so K evaluation networks pay the compilation once.
 
-With bf16 networks (autocast forwards) the gain is larger, as Inductor fuses the casts too: on a 2-core
-AVX512-BF16 CPU, one CIFAR step of 100 images 144 -> 81 ms, and 10 ConvNets x 30 epochs on CIFAR-10 IPC 10
-232 s one after another in fp32, 140 s together in bf16, 113 s together in bf16 compiled (2.06x; compilation
-included), accuracy 25.1 / 25.3 / 25.3 %. The recipes use it for their network training
-(`training_compilation`); their gradient-matching passes, which take a double backward, compile as one
-``torch.func`` function instead (`matching_compilation`, `matching_pass`).
+With bf16 networks (autocast forwards) the gain is larger, as Inductor fuses the casts too. The recipes
+use it for their network training (`training_compilation`); their gradient-matching passes, which take a
+double backward, compile as one ``torch.func`` function instead (`matching_compilation`, `matching_pass`).
+The measured speed-ups and accuracies (`benchmarks/eval_speed.py`, `benchmarks/precision_fidelity.py`) are
+in docs/performance.md (the ``eval --compile`` lever) and benchmarks/README.md.
 
 ``COMPILATION`` choices: ``on``, ``off``, ``auto`` (on where it pays for itself: a CPU, a C++ compiler
 for Inductor, float32 or bf16 networks, and a run that trains at least `AUTO_MIN_PIXELS` image-pixels;
@@ -32,10 +27,11 @@ from torch import nn
 from condensed_datasets.core.errors import check_choice
 
 COMPILATION = ("auto", "on", "off")
-# ~30 s of compilation against ~77 ms saved per CIFAR step of 100 images: it pays from ~400 such steps
-# (4e7 image-pixels); the threshold leaves margin. Measured as pixels, because the saving scales with the
-# activations: a 1000-epoch CIFAR or MNIST evaluation of 5 networks at IPC 10 trains ~4-5e8, the digits
-# demo (8x8 px) 1e7 and stays eager.
+# Compilation costs tens of seconds once and saves a fraction of each step, so it pays only above a size
+# threshold. The size is counted in image-pixels, because the saving scales with the activations. The measured
+# break-even (a CIFAR step of 100 images, docs/performance.md, ``eval --compile``) is ~4e7 image-pixels; the
+# threshold leaves margin: a 1000-epoch CIFAR or MNIST evaluation of 5 networks at IPC 10 trains ~4-5e8 and is
+# compiled, the digits demo (8x8 px) trains 1e7 and stays eager.
 AUTO_MIN_PIXELS = 10**8
 AUTO_DTYPES = (torch.float32, torch.bfloat16)
 

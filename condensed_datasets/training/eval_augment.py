@@ -10,7 +10,8 @@ with scipy's cubic spline; torchvision's bilinear rotation is used here (no scip
 
 The reference loops over the images in Python; here every draw is made for the whole batch and each op
 runs once on the images that picked it (``rotate_batch`` and ``scale_batch`` equal torchvision's
-per-image results, pinned by tests), 6-40x faster per batch on a 2-core CPU.
+per-image results, pinned by tests), so a batch costs a few batched calls instead of one call per image
+(the measured speed-up is in docs/performance.md, "Always on").
 """
 
 from __future__ import annotations

@@ -220,9 +220,8 @@ def _resolve_mode(together: str, device: torch.device) -> str:
     # vmap turns K convolutions into one grouped convolution: a win on GPUs, but on CPUs, where
     # training is compute-bound, oneDNN's grouped kernels are slower than K plain ones. Interleaving the
     # K networks' steps (loop) does not pay on CPUs either: with the same arithmetic one network after
-    # another was as fast or faster, in less memory (benchmarks/eval_speed.py, 10 ConvNets x 30 epochs on
-    # CIFAR-10 IPC 10, bf16 compiled: 53.2 vs 61.4 s, 1626 vs 2484 MB on a 2-core AMX Xeon; 109.7 vs 112.5 s
-    # on a 2-core Zen 5; fp32 compiled 502 vs 528 s on a 2-core AVX2 EPYC).
+    # another was as fast or faster, in less memory, on every CPU measured (`benchmarks/eval_speed.py`; the
+    # figures are in benchmarks/README.md).
     check_choice("together mode", together, TOGETHER_MODES)
     if together == "auto":
         return "vmap" if device.type == "cuda" else "sequential"

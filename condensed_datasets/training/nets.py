@@ -35,9 +35,9 @@ class _WidePaddedConv2d(nn.Conv2d):
 
     Same parameters, same state-dict keys and the same output as ``nn.Conv2d``. Under CPU autocast (bf16) the excess
     padding is applied with ``F.pad`` first and the convolution keeps the kernel's "same" padding, because oneDNN's
-    bf16 weight-gradient kernel falls off its fast path for wide padding: a compiled MNIST ConvNet training step
-    takes 95.3 -> 52.2 ms on a 2-core AMX Xeon (`benchmarks/first_conv_padding.py`). In fp32 the plain convolution
-    is the faster one (the explicit pad cost ~15 % there), so it stays.
+    bf16 weight-gradient kernel falls off its fast path for wide padding. In fp32 the plain convolution is the
+    faster one (the explicit pad's copy then costs more than it saves), so it stays. Figures:
+    `benchmarks/first_conv_padding.py`, docs/performance.md ("Gray first layers pad explicitly under bf16").
     """
 
     def forward(self, x: Tensor) -> Tensor:

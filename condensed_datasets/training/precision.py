@@ -9,9 +9,9 @@ that carries gradients to the synthetic images stays float32. Evaluation (`evalu
 choices) trains its networks' forwards under bf16 autocast, float32 weights and loss, and tests them on
 bf16 copies (`real_pass_network` again).
 
-Measured and left out (2-core AVX512-BF16 CPU): gradient matching's real gradients in bf16 (under
-autocast a 64-image CIFAR gradient takes 113 vs 165 ms in float32, but is 9 % off in relative norm: too far
-for a matching target). `compute_in` is also what ``RunOptions.train_precision`` uses for a recipe's
+Measured and left out: gradient matching's real gradients in bf16 (faster under autocast, but too far
+off the float32 gradient in relative norm for a matching target; figures in docs/performance.md,
+``--real-precision``). `compute_in` is also what ``RunOptions.train_precision`` uses for a recipe's
 network training (IDC's network update and IDM's queue models' steps on real batches; the inner loop of DC, DSA
 and DCMG).
 """
@@ -78,8 +78,8 @@ def compute_in(dtype: torch.dtype, device: torch.device) -> torch.autocast:
 
 class DepthwiseAvgPool(nn.Module):
     """2x2 / stride 2 average pooling as a depthwise convolution with weights 1/4: the same function, and on
-    CPU in bfloat16 faster than ``avg_pool2d``'s NCHW kernel (measured: 256 x 128 x 16 x 16, 4.0 vs 8.7 ms; a
-    CIFAR ConvNet's bf16 embedding of 2 560 images 1.06 vs 2.02 s)."""
+    CPU in bfloat16 faster than ``avg_pool2d``'s NCHW kernel (figures in docs/performance.md,
+    ``--real-precision``)."""
 
     def forward(self, x: Tensor) -> Tensor:
         weight = x.new_full((x.shape[1], 1, 2, 2), 0.25)
