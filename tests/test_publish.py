@@ -20,6 +20,7 @@ from condensed_datasets.core.storage import load
 from condensed_datasets.hub.pins import list_sets
 from condensed_datasets.pipeline.push import push
 from condensed_datasets.training.precision import cpu_has_native_bf16
+from condensed_datasets.training.sources import load_source
 
 
 def cli(*args: str, env: dict | None = None):
@@ -88,9 +89,12 @@ def test_a_push_failing_at_commit_leaves_the_repo_unchanged(built, fake_hub):
     assert push(built, "org/condensed-cifar10", retry_wait=0).commit != first.commit
 
 
-def test_card_parses_and_its_snippet_runs(built, fake_hub, capsys):
+def test_card_parses_and_its_snippet_runs(built, _built_once, fake_hub, capsys):
     push(built, "org/condensed-cifar10", retry_wait=0)
     text = fake_hub.hub.tree("dataset", "org/condensed-cifar10")["README.md"].decode()
+    copy = load_source("cifar10", _built_once.parent / "data").source_sha256[:12]  # which copy of the data: named
+    assert (f"- built from `{copy}`, tested on not evaluated: herding IPC 3\n"
+            f"- built from `{copy}`, tested on `{copy}`: random IPC 3") in text
     card = DatasetCard(text)
     data = card.data.to_dict()
     assert data["task_categories"] == ["image-classification"] and data["source_datasets"] == ["uoft-cs/cifar10"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,8 @@ import time
 
 import pytest
 import torch
+from safetensors.torch import save_file
+
 from condensed_datasets.recipes import get_method
 from conftest import TEST_DEVICE as DEVICE
 
@@ -30,6 +33,7 @@ from condensed_datasets.core.errors import (
 )
 from condensed_datasets.core.storage import load
 from condensed_datasets.pipeline.build import build
+from condensed_datasets.training.evaluate import EvalSettings, evaluate
 from condensed_datasets.training.nets import get_network
 
 FAST = {"arch": "convnet-w32", "batch_real": 32}
@@ -154,6 +158,26 @@ def test_a_resume_keeps_the_arithmetic_the_checkpoint_was_written_with(tiny, tmp
     with pytest.raises(CheckpointMismatchError, match="--match-compile off, this run asks for on"):
         build("digits", "dsa", 1, out=tmp_path, iterations=2, settings=RunSettings(device=DEVICE, match_compilation="on"), resume=True, **dsa)
     assert "match_compiled" not in load(build("digits", "dsa", 1, out=tmp_path, iterations=2, settings=RunSettings(device=DEVICE), resume=True, **dsa)).meta
+
+
+def test_a_checkpoint_resumes_only_on_the_copy_of_the_data_it_was_built_from(digits, tiny, tmp_path):
+    common = dict(settings=RunSettings(device=DEVICE), progress=False, overrides=FAST)
+    path = tmp_path / "digits" / "dm" / "ipc1" / "checkpoint.safetensors"
+    build("digits", "dm", 1, out=tmp_path, iterations=2, source=tiny, **common)
+    tensors, info = read_checkpoint(path)
+    assert info["source_sha256"] == tiny.source_sha256
+    other = digits.subset(40, seed=1).to(tiny.train_images.device)  # another copy: other images, another digest
+    assert other.source_sha256 != tiny.source_sha256
+    with pytest.raises(CheckpointMismatchError, match="source_sha256: checkpoint .*another copy of the dataset: point --data-root"):
+        build("digits", "dm", 1, out=tmp_path, iterations=4, source=other, resume=True, **common)
+    # A checkpoint written before checkpoints recorded their data says nothing of it: the run adopts its copy,
+    # records it from the next checkpoint on, and the set and its evaluation name it.
+    del info["source_sha256"]
+    save_file(tensors, str(path), metadata={"checkpoint": json.dumps(info)})
+    resumed = load(build("digits", "dm", 1, out=tmp_path, iterations=4, source=other, resume=True, **common))
+    assert resumed.meta["source_sha256"] == other.source_sha256
+    record = evaluate(resumed, other, EvalSettings(models=1, epochs=2, device=DEVICE), progress=False)
+    assert record["source_sha256"] == other.source_sha256
 
 
 def test_a_sigterm_stops_the_run_at_an_iteration_boundary_with_a_checkpoint(tiny, tmp_path):

@@ -55,6 +55,22 @@ def test_cifar10_image_folder_layout(tmp_path):
     assert real.mean == (0.4914, 0.4822, 0.4465)
 
 
+def test_a_source_names_its_copy_of_the_data_down_to_one_pixel(tmp_path):
+    for split in ("train", "test"):
+        _png_tree(tmp_path / "cifar10" / split, ["airplane", "automobile"], 2, 32)
+    first = load_source("cifar10", tmp_path)
+    assert load_source("cifar10", tmp_path).source_sha256 == first.source_sha256  # read again (from the cache): the same
+    assert first.to("cpu").source_sha256 == first.source_sha256
+    assert len({first.subset(1, seed=0).source_sha256, first.subset(1, seed=1).source_sha256, first.source_sha256}) == 3
+    image = tmp_path / "cifar10" / "test" / "automobile" / "0001.png"
+    pixels = np.array(Image.open(image))
+    pixels[0, 0, 0] ^= 1  # one pixel of one test image, off by one grey level
+    Image.fromarray(pixels).save(image)
+    changed = load_source("cifar10", tmp_path)
+    assert changed.source_sha256 != first.source_sha256
+    assert torch.equal(changed.train_images, first.train_images)  # the training split alone is the same
+
+
 def test_imagefolder_source_computes_its_own_statistics(tmp_path):
     _png_tree(tmp_path / "pets" / "train", ["cat", "dog"], 3, 16, mode="L")
     _png_tree(tmp_path / "pets" / "val", ["cat", "dog"], 1, 16, mode="L")

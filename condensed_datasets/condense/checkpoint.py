@@ -109,6 +109,13 @@ def _run_identity(method: str, config: dict[str, Any], seed: int, state: "Recipe
             "images_shape": list(state.images.shape), **extra}
 
 
+# Identity entries that checkpoints began recording later: one written before says nothing of it, and the resumed
+# run adopts this run's value (recorded from its next checkpoint on). With what a mismatch most likely means.
+ADOPTED_WHEN_UNRECORDED = {
+    "source_sha256": "it was built from another copy of the dataset: point --data-root at that copy",
+}
+
+
 def _check_same_run(path: Path, saved: dict[str, Any], current: dict[str, Any], ignores: tuple[str, ...]) -> None:
     """Refuse a checkpoint whose run identity differs from ``current`` (config keys in ``ignores`` may differ)."""
     def flat(identity: dict[str, Any]) -> dict[str, Any]:  # config entries as "config.<key>", beside the rest
@@ -117,10 +124,12 @@ def _check_same_run(path: Path, saved: dict[str, Any], current: dict[str, Any], 
                 **{f"config.{k}": v for k, v in config.items() if k not in ignores}}
 
     mine, theirs = flat(current), flat(saved)
-    differs = [k for k in dict.fromkeys([*mine, *theirs]) if mine.get(k) != theirs.get(k)]
+    differs = [k for k in dict.fromkeys([*mine, *theirs]) if mine.get(k) != theirs.get(k)
+               and not (k in ADOPTED_WHEN_UNRECORDED and k not in saved)]
     if differs:
         detail = ", ".join(f"{k}: checkpoint {theirs.get(k)!r}, this run {mine.get(k)!r}" for k in differs[:4])
-        raise CheckpointMismatchError(f"{path} was written by a different run ({detail}); remove it or drop --resume")
+        hints = "".join(f"; {ADOPTED_WHEN_UNRECORDED[k]}" for k in differs if k in ADOPTED_WHEN_UNRECORDED)
+        raise CheckpointMismatchError(f"{path} was written by a different run ({detail}){hints}; remove it or drop --resume")
 
 
 def run_iterations(state: RecipeState, step: Callable[[int], float], total: int, run: RunOptions, method: str,

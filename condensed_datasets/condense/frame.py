@@ -61,7 +61,7 @@ def set_meta(real: RealData, method: str, ipc: int, config: dict[str, Any], seed
     return {
         "dataset": real.name, "classes": list(real.classes), "mean": list(real.mean), "std": list(real.std),
         "method": method, "ipc": ipc, "config": config, "seed": seed, "package_version": __version__,
-        "image_size": list(real.image_size), "channels": real.channels, "evaluations": [], **extra,
+        "image_size": list(real.image_size), "channels": real.channels, "evaluations": [], **real.source_record(), **extra,
     }
 
 
@@ -70,7 +70,7 @@ def run_recipe(method: str, setup: SetupFn, real: RealData, ipc: int, config: di
     plan = setup(real, ipc, config, run, seeded(run))
     config = plan.config if plan.config is not None else config
     run_iterations(plan.state, plan.step, int(config["iterations"]), run, method, config, resume_ignores=("iterations",),
-                   on_restore=plan.on_restore, identity=plan.identity, compiled=plan.compiled)
+                   on_restore=plan.on_restore, identity={**plan.identity, **real.source_record()}, compiled=plan.compiled)
     meta = set_meta(real, method, ipc, config, run.seed, iterations_run=plan.state.iteration, **plan.extra_meta(),
                     **plan.identity, **plan.compiled)
     return CondensedSet(plan.state.images.detach(), plan.labels, meta, plan.decoder)

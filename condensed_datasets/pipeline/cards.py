@@ -23,7 +23,7 @@ from condensed_datasets.core.evaluations import (
     set_headline,
     shown,
 )
-from condensed_datasets.core.files import atomic_write_bytes
+from condensed_datasets.core.files import atomic_write_bytes, sha256_file
 from condensed_datasets.core.layout import (
     BUILD_FILENAME,
     EVAL_FILENAME,
@@ -84,6 +84,27 @@ def _baseline_row(e: dict[str, Any]) -> dict[str, Any]:
     return {"method": e.get("method", "-"), "ipc": e.get("ipc", "-"), "accuracy": f"{e['mean']:.2f} ± {e['std']:.2f}",
             "evaluation": _evaluation_text(e) + ("" if at_protocol(e) else "; reduced, not at its protocol"),
             "seed": e.get("seed", "-"), "sha256": f"`{sha[:12]}`" if sha else "-"}
+
+
+def _source_copies(sets: list[LocalSet], baselines: list[dict[str, Any]]) -> list[str]:
+    """Which copy of the source each set was built from and each headline accuracy tested on (``source_sha256``,
+    grouped), one line per pair of copies; empty when no set or evaluation records one (all written before)."""
+    def short(digest: str | None) -> str:
+        return f"`{digest[:12]}`" if digest else "not recorded"
+
+    def tested(e: dict[str, Any] | None) -> str:
+        return short(e.get("source_sha256")) if e else "not evaluated"
+
+    pairs = [(short(s.cset.meta.get("source_sha256")), tested(s.evaluation or shown(s.records, sha256_file(s.path))),
+              f"{s.cset.method} IPC {s.cset.ipc}") for s in sets]
+    pairs += [(short(e.get("source_sha256")), tested(e), f"{e.get('method')} IPC {e.get('ipc')} (baseline)")
+              for e in baselines]
+    if all(built == "not recorded" and where in ("not recorded", "not evaluated") for built, where, _ in pairs):
+        return []
+    groups: dict[tuple[str, str], list[str]] = {}
+    for built, where, name in pairs:
+        groups.setdefault((built, where), []).append(name)
+    return [f"built from {built}, tested on {tested}: {', '.join(names)}" for (built, tested), names in groups.items()]
 
 
 def dataset_folders(root: str | os.PathLike) -> list[Path]:
@@ -231,6 +252,7 @@ def render_card(folder: str | os.PathLike, repo_id: str | None = None) -> str:
     dataset = sets[0].cset.dataset
     spec = get_source(dataset)
     rows = [_row(s) for s in sets]
+    baselines = find_baselines(folder)
     methods = sorted({s.cset.method for s in sets})
     configs = [{"config_name": f"{s.cset.method}-ipc{s.cset.ipc}", "data_files": [{"split": "train", "path": f"{s.relative}/{PARQUET_FILENAME}"}]}
                for s in sets]
@@ -248,7 +270,7 @@ def render_card(folder: str | os.PathLike, repo_id: str | None = None) -> str:
     card = DatasetCard.from_template(
         card_data, template_str=template, source_title=dataset, loader_class=loader.__name__ if loader else "CondensedDataset",
         example=rows[0], repo_id=repo_id or default_repo_id(dataset), sets=rows,
-        baselines=[_baseline_row(e) for e in find_baselines(folder)], left_out=_left_out(dataset), bibtex=bibtex, license=spec.license,
+        baselines=[_baseline_row(e) for e in baselines], source_copies=_source_copies(sets, baselines), left_out=_left_out(dataset), bibtex=bibtex, license=spec.license,
         license_link=spec.license_link, license_note=LICENSE_NOTES.get(spec.license, ""),
     )
     return str(card)

@@ -322,10 +322,11 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, settings: Ev
     trained_pixels = n_epochs * len(images) * images.shape[-2] * images.shape[-1] * models
     compile_nets = mode != "vmap" and resolve_compilation(compilation, device, trained_pixels, dtype)
     groups = [1] * models if mode == "sequential" else [models]
+    source = real.source_record()  # the copy tested on
     identity = evaluation_identity(images, targets, {
         "arch": arch, "models": models, "protocol": protocol, "epochs": n_epochs, "seed": seed, "together": mode,
         "precision": precision_name(dtype), "compiled": compile_nets, "device": device.type, "dataset": real.name,
-        "augmentation": repr(aug), "cutmix_p": cutmix_p})
+        "augmentation": repr(aug), "cutmix_p": cutmix_p, **source})
     done = resume_progress(checkpoint, identity, models, gen) if checkpoint is not None else EvalProgress(identity, models)
     first = done.done  # checkpoints fall between groups, which are single networks when there are several
     bar = tqdm(total=n_epochs * len(groups), initial=n_epochs * first, desc=f"eval {arch} x{models} ({protocol})",
@@ -357,7 +358,7 @@ def train_and_test(images: Tensor, targets: Tensor, real: RealData, settings: Ev
         "arch": arch, "protocol": protocol, "epochs": n_epochs, "models": models, "batch_size": proto.batch_size,
         "augmentation": repr(aug) if aug else None, "cutmix_p": cutmix_p, "train_images": len(images),
         "dataset": real.name, "device": str(device), "seed": seed, "together": mode,
-        "precision": precision_name(dtype), "compiled": compile_nets,
+        "precision": precision_name(dtype), "compiled": compile_nets, **source,
         "seconds": round(done.seconds + time.perf_counter() - start, 2),
         **({"resumed_after_networks": first} if first else {}),
     }

@@ -77,6 +77,8 @@ class RealData:
     test_labels: Tensor
     dsa_strategy: str = FULL_DSA
     spec: SourceSpec | None = field(default=None, repr=False)
+    # Which copy of the dataset this is (`splits_sha256` of the files' pixels and labels); None where not known.
+    source_sha256: str | None = None
 
     @property
     def num_classes(self) -> int:
@@ -95,6 +97,10 @@ class RealData:
         """Per class, the indices of its training images (for class-balanced sampling)."""
         return [torch.nonzero(self.train_labels == c).flatten() for c in range(self.num_classes)]
 
+    def source_record(self) -> dict[str, str]:
+        """``{"source_sha256": ...}``: which copy of the dataset a checkpoint, set or evaluation used; empty where not known."""
+        return {} if self.source_sha256 is None else {"source_sha256": self.source_sha256}
+
     @property
     def min_class_count(self) -> int:
         return min(len(idx) for idx in self.class_indices)
@@ -102,14 +108,17 @@ class RealData:
     def to(self, device: torch.device | str) -> "RealData":
         """A copy whose tensors live on ``device`` (moved once, reused by every step)."""
         moved = {k: getattr(self, k).to(device) for k in ("train_images", "train_labels", "test_images", "test_labels")}
-        return RealData(self.name, self.classes, self.mean, self.std, **moved, dsa_strategy=self.dsa_strategy, spec=self.spec)
+        return RealData(self.name, self.classes, self.mean, self.std, **moved, dsa_strategy=self.dsa_strategy, spec=self.spec,
+                        source_sha256=self.source_sha256)
 
     def subset(self, per_class: int, seed: int = 0) -> "RealData":
         """A class-balanced random subset of the training split (for quick runs and tests)."""
         g = torch.Generator().manual_seed(seed)
         keep = torch.cat([idx[torch.randperm(len(idx), generator=g)[:per_class]] for idx in self.class_indices])
+        digest = None if self.source_sha256 is None else \
+            hashlib.sha256(f"{self.source_sha256} subset per_class={per_class} seed={seed}".encode()).hexdigest()
         return RealData(self.name, self.classes, self.mean, self.std, self.train_images[keep], self.train_labels[keep],
-                        self.test_images, self.test_labels, self.dsa_strategy, self.spec)
+                        self.test_images, self.test_labels, self.dsa_strategy, self.spec, digest)
 
 
 def default_data_root() -> Path:
@@ -173,8 +182,21 @@ def load_source(name: str, data_root: str | os.PathLike | None = None, download:
         name=name, classes=list(raw.classes), mean=tuple(mean), std=tuple(std),
         train_images=normalize(train, mean, std), train_labels=raw.train_labels.long(),
         test_images=normalize(test, mean, std), test_labels=raw.test_labels.long(),
-        dsa_strategy=spec.dsa_strategy, spec=spec,
+        dsa_strategy=spec.dsa_strategy, spec=spec, source_sha256=splits_sha256(raw),
     )
+
+
+def splits_sha256(raw: RawSplits) -> str:
+    """sha256 of a dataset copy as read: its class names, then each split's pixels and labels (dtype, shape, bytes).
+
+    Two copies of a dataset that differ in one pixel differ here: CIFAR-10 from torchvision's files and from a
+    JPEG-recompressed image folder are different sources, and a checkpoint refuses to resume on the other one."""
+    digest = hashlib.sha256(json.dumps(raw.classes).encode())
+    for name in ("train_images", "train_labels", "test_images", "test_labels"):
+        t = getattr(raw, name).contiguous()
+        digest.update(f"{name} {t.dtype} {list(t.shape)}\n".encode())
+        digest.update(t.numpy())  # the buffer itself, no copy
+    return digest.hexdigest()
 
 
 def _to_unit_float(x: Tensor) -> Tensor:
