@@ -19,5 +19,16 @@ from condensed_datasets.training.sources import RealData, list_sources, load_sou
 __all__ = [
     "CondensedSet", "DecoderSpec", "RealData", "list_sources", "load_source", "__version__", "CondensedDataset",
     "CondensedDigits", "CondensedMNIST", "CondensedFashionMNIST", "CondensedSVHN", "CondensedCIFAR10",
-    "CondensedCIFAR100", "CondensedTinyImageNet", "load_condensed", "list_sets",
+    "CondensedCIFAR100", "CondensedTinyImageNet", "load_condensed", "list_sets", "evaluate", "EvalSettings",
 ]
+
+_LAZY = {"evaluate": "condensed_datasets.training.evaluate", "EvalSettings": "condensed_datasets.training.evaluate"}
+
+
+def __getattr__(name: str):
+    """The evaluation API, imported on first use: loading a set should not pay for the training stack."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'condensed_datasets' has no attribute {name!r}")

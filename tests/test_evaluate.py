@@ -116,3 +116,17 @@ def test_progress_of_another_evaluation_or_a_damaged_file_is_not_used(digits, sm
         before = generator.get_state(), torch.get_rng_state()
         assert resume_progress(checkpoint, "any", 3, generator).done == 0 and progress_summary(checkpoint) is None
         assert torch.equal(generator.get_state(), before[0]) and torch.equal(torch.get_rng_state(), before[1])
+
+
+def test_the_package_exports_evaluate_without_importing_it_for_loading():
+    import subprocess
+    import sys
+
+    import condensed_datasets
+    from condensed_datasets.training import evaluate as module
+
+    assert condensed_datasets.evaluate is module.evaluate and condensed_datasets.EvalSettings is module.EvalSettings
+    probe = "import sys, condensed_datasets; print('condensed_datasets.training.evaluate' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    with pytest.raises(AttributeError, match="no attribute 'evaluation'"):
+        condensed_datasets.evaluation  # noqa: B018 - a misspelt name fails as any module attribute does
