@@ -215,15 +215,33 @@ class Running:
     retry: bool = False
 
 
-def _job_command(c: Campaign, cell: Cell, extra: tuple[str, ...] = ()) -> list[str]:
+def _job_command(c: Campaign, cell: Cell, extra: tuple[str, ...] = (), staged: bool = True) -> list[str]:
     return [sys.executable, "-m", "condensed_datasets", "collection", "build", cell.selector, "--out", str(c.work / "sets"),
-            "--staged", str(c.staged),
+            *(["--staged", str(c.staged)] if staged else []),
             "--device", c.device, "--checkpoint-minutes", "1", "--threads", str(c.threads),
             *(["--data-root", str(c.data_root)] if c.data_root else []), *cell.options, *extra]
 
 
+def _start(c: Campaign, cell: Cell, log: Path, extra: tuple[str, ...] = (), staged: bool = True, retry: bool = False) -> Running:
+    process = subprocess.Popen(_job_command(c, cell, extra, staged), stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                               env=python_env(), cwd=ROOT)
+    return Running(cell, process, log, time.monotonic(), retry=retry)
+
+
+# A failed build worth one more try, with what the retry changes: (what its log says, why, command options, adopt the
+# staged checkpoint). A checkpoint of another copy of the data (a JPEG decoder that differs by a grey level, say) is
+# refused by the build; on the GPU the whole build takes minutes, so the cell starts afresh on this machine's copy.
+RETRIES = (
+    ("vmap", "evaluation failed with vmap; again with --together sequential", ("--together", "sequential"), True),
+    ("source_sha256: checkpoint", "its checkpoint was built from another copy of the data; starting afresh on this one",
+     (), False),
+)
+
+
 def stage_builds(c: Campaign, queue: list[Cell], staged: Path, tests: list[str] | None) -> None:
     """Run the queue, ``c.jobs`` at once, until it is done or the deadline; tests run beside the builds."""
+    from condensed_datasets.core.layout import CHECKPOINT_FILENAME, set_dir
+
     logs = c.work / "logs"
     rows: list[dict] = []
     pending = []
@@ -255,8 +273,7 @@ def stage_builds(c: Campaign, queue: list[Cell], staged: Path, tests: list[str] 
         while not stopping and pending and len(running) < c.jobs:
             cell = pending.pop(0)
             log = logs / f"build-{cell.selector.replace('/', '-')}.log"
-            running.append(Running(cell, subprocess.Popen(_job_command(c, cell), stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                                                          env=python_env(), cwd=ROOT), log, time.monotonic()))
+            running.append(_start(c, cell, log))
             c.say(f"{cell.selector}: started")
         for r in list(running):
             rc = r.process.poll()
@@ -274,12 +291,13 @@ def stage_builds(c: Campaign, queue: list[Cell], staged: Path, tests: list[str] 
                 state = f"killed (signal {-rc})"
             else:
                 state = "failed"
-            if state == "failed" and not r.retry and not stopping and "vmap" in text.lower():
-                c.say(f"{r.cell.selector}: evaluation failed with vmap; again with --together sequential")
-                log = r.log.with_suffix(".retry.log")
-                running.append(Running(r.cell, subprocess.Popen(_job_command(c, r.cell, ("--together", "sequential")),
-                                                                stdout=open(log, "w"), stderr=subprocess.STDOUT, env=python_env(),
-                                                                cwd=ROOT), log, time.monotonic(), retry=True))
+            retry = next((x for x in RETRIES if x[0].lower() in text.lower()), None) if state == "failed" and not r.retry and not stopping else None
+            if retry is not None:
+                _, why, extra, adopt_staged = retry
+                c.say(f"{r.cell.selector}: {why}")
+                if not adopt_staged:
+                    (set_dir(c.work / "sets", *r.cell.parts) / CHECKPOINT_FILENAME).unlink(missing_ok=True)
+                running.append(_start(c, r.cell, r.log.with_suffix(".retry.log"), extra, adopt_staged, retry=True))
                 continue
             rows.append({"cell": r.cell.selector, "state": state, "seconds": seconds, "result": result[:160]})
             c.say(f"{r.cell.selector}: {state} in {seconds} s {result[:120]}")

@@ -31,6 +31,9 @@ def test_the_campaign_rehearses_on_the_cpu_and_packs_what_a_window_brings_back(t
     # A checkpoint staged by an earlier window or machine: the campaign resumes it instead of starting over.
     build("digits", "dm", 10, out=staged, source=digits, iterations=4, progress=False)
     (staged / "digits" / "dm" / "ipc10" / "condensed.safetensors").unlink()
+    # One staged from another copy of the data: refused by the build, so the campaign starts that cell afresh.
+    build("digits", "dm", 1, out=staged, source=digits.subset(20), iterations=2, progress=False)
+    (staged / "digits" / "dm" / "ipc1" / "condensed.safetensors").unlink()
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "scripts/gpu_campaign.py", "--out", str(out), "--device", "cpu", "--queue", "rehearsal",
                            "--deadline-minutes", "2.2", "--speed-seconds", "30", "--tests", "test_nets.py",
@@ -51,6 +54,7 @@ def test_the_campaign_rehearses_on_the_cpu_and_packs_what_a_window_brings_back(t
     assert "| digits/dm/1 | done |" in builds and "| digits/random/1 | done |" in builds
     assert "| digits/dm/10 | stopped at the deadline (checkpoint kept) |" in builds
     assert "resuming the checkpoint staged" in report
+    assert "digits/dm/1: its checkpoint was built from another copy of the data; starting afresh" in report
 
     back = tmp_path / "back"
     with tarfile.open(out / "sets-1.tar") as tar:
