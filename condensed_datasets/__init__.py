@@ -1,5 +1,7 @@
 """condensed-datasets: condensed (distilled) image datasets, reproducible and one line away."""
 
+from typing import TYPE_CHECKING, Any
+
 from condensed_datasets.core.condensed_set import CondensedSet, DecoderSpec
 from condensed_datasets.core.version import __version__
 from condensed_datasets.datasets import (
@@ -22,13 +24,18 @@ __all__ = [
     "CondensedCIFAR100", "CondensedTinyImageNet", "load_condensed", "list_sets", "evaluate", "EvalSettings",
 ]
 
-_LAZY = {"evaluate": "condensed_datasets.training.evaluate", "EvalSettings": "condensed_datasets.training.evaluate"}
+if TYPE_CHECKING:
+    from condensed_datasets.training.evaluate import EvalSettings, evaluate
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     """The evaluation API, imported on first use: loading a set should not pay for the training stack."""
-    if name in _LAZY:
-        import importlib
+    if name in ("evaluate", "EvalSettings"):
+        from condensed_datasets.training import evaluate as module
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(module, name)
     raise AttributeError(f"module 'condensed_datasets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

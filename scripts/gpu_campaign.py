@@ -42,6 +42,7 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_FILES = 8
@@ -228,13 +229,21 @@ def _start(c: Campaign, cell: Cell, log: Path, extra: tuple[str, ...] = (), stag
     return Running(cell, process, log, time.monotonic(), retry=retry)
 
 
-# A failed build worth one more try, with what the retry changes: (what its log says, why, command options, adopt the
-# staged checkpoint). A checkpoint of another copy of the data (a JPEG decoder that differs by a grey level, say) is
-# refused by the build; on the GPU the whole build takes minutes, so the cell starts afresh on this machine's copy.
+class Retry(NamedTuple):
+    """A failed build worth one more try: what its log says, why (the report's line), and what the retry changes."""
+
+    says: str
+    why: str
+    options: tuple[str, ...] = ()
+    adopt_staged: bool = True
+
+
+# A checkpoint of another copy of the data (a JPEG decoder that differs by a grey level, say) is refused by the build;
+# on the GPU the whole build takes minutes, so the cell starts afresh on this machine's copy.
 RETRIES = (
-    ("vmap", "evaluation failed with vmap; again with --together sequential", ("--together", "sequential"), True),
-    ("source_sha256: checkpoint", "its checkpoint was built from another copy of the data; starting afresh on this one",
-     (), False),
+    Retry("vmap", "evaluation failed with vmap; again with --together sequential", ("--together", "sequential")),
+    Retry("built from another copy of the dataset",
+          "its checkpoint was built from another copy of the data; starting afresh on this one", adopt_staged=False),
 )
 
 
@@ -291,13 +300,12 @@ def stage_builds(c: Campaign, queue: list[Cell], staged: Path, tests: list[str] 
                 state = f"killed (signal {-rc})"
             else:
                 state = "failed"
-            retry = next((x for x in RETRIES if x[0].lower() in text.lower()), None) if state == "failed" and not r.retry and not stopping else None
-            if retry is not None:
-                _, why, extra, adopt_staged = retry
-                c.say(f"{r.cell.selector}: {why}")
-                if not adopt_staged:
+            retry = next((x for x in RETRIES if x.says.lower() in text.lower()), None)
+            if retry is not None and state == "failed" and not r.retry and not stopping:
+                c.say(f"{r.cell.selector}: {retry.why}")
+                if not retry.adopt_staged:
                     (set_dir(c.work / "sets", *r.cell.parts) / CHECKPOINT_FILENAME).unlink(missing_ok=True)
-                running.append(_start(c, r.cell, r.log.with_suffix(".retry.log"), extra, adopt_staged, retry=True))
+                running.append(_start(c, r.cell, r.log.with_suffix(".retry.log"), retry.options, retry.adopt_staged, retry=True))
                 continue
             rows.append({"cell": r.cell.selector, "state": state, "seconds": seconds, "result": result[:160]})
             c.say(f"{r.cell.selector}: {state} in {seconds} s {result[:120]}")

@@ -93,8 +93,7 @@ def test_card_parses_and_its_snippet_runs(built, _built_once, fake_hub, capsys):
     push(built, "org/condensed-cifar10", retry_wait=0)
     text = fake_hub.hub.tree("dataset", "org/condensed-cifar10")["README.md"].decode()
     copy = load_source("cifar10", _built_once.parent / "data").source_sha256[:12]  # which copy of the data: named
-    assert (f"- built from `{copy}`, tested on not evaluated: herding IPC 3\n"
-            f"- built from `{copy}`, tested on `{copy}`: random IPC 3") in text
+    assert f"| herding IPC 3 | `{copy}` | no evaluation |\n| random IPC 3 | `{copy}` | `{copy}` |" in text
     card = DatasetCard(text)
     data = card.data.to_dict()
     assert data["task_categories"] == ["image-classification"] and data["source_datasets"] == ["uoft-cs/cifar10"]

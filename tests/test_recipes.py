@@ -160,7 +160,7 @@ def test_a_resume_keeps_the_arithmetic_the_checkpoint_was_written_with(tiny, tmp
     assert "match_compiled" not in load(build("digits", "dsa", 1, out=tmp_path, iterations=2, settings=RunSettings(device=DEVICE), resume=True, **dsa)).meta
 
 
-def test_a_checkpoint_resumes_only_on_the_copy_of_the_data_it_was_built_from(digits, tiny, tmp_path):
+def test_a_checkpoint_resumes_only_on_the_copy_of_the_data_it_was_built_from(digits, tiny, tmp_path, caplog):
     common = dict(settings=RunSettings(device=DEVICE), progress=False, overrides=FAST)
     path = tmp_path / "digits" / "dm" / "ipc1" / "checkpoint.safetensors"
     build("digits", "dm", 1, out=tmp_path, iterations=2, source=tiny, **common)
@@ -168,16 +168,22 @@ def test_a_checkpoint_resumes_only_on_the_copy_of_the_data_it_was_built_from(dig
     assert info["source_sha256"] == tiny.source_sha256
     other = digits.subset(40, seed=1).to(tiny.train_images.device)  # another copy: other images, another digest
     assert other.source_sha256 != tiny.source_sha256
-    with pytest.raises(CheckpointMismatchError, match="source_sha256: checkpoint .*another copy of the dataset: point --data-root"):
+    with pytest.raises(CheckpointMismatchError, match=r"source_sha256: checkpoint .*another copy of the dataset \(other files, or the same image files decoded .*\): point --data-root"):
         build("digits", "dm", 1, out=tmp_path, iterations=4, source=other, resume=True, **common)
     # A checkpoint written before checkpoints recorded their data says nothing of it: the run adopts its copy,
     # records it from the next checkpoint on, and the set and its evaluation name it.
     del info["source_sha256"]
+    for stretch in info["segments"]:
+        del stretch["source_sha256"]
     save_file(tensors, str(path), metadata={"checkpoint": json.dumps(info)})
     resumed = load(build("digits", "dm", 1, out=tmp_path, iterations=4, source=other, resume=True, **common))
     assert resumed.meta["source_sha256"] == other.source_sha256
-    record = evaluate(resumed, other, EvalSettings(models=1, epochs=2, device=DEVICE), progress=False)
-    assert record["source_sha256"] == other.source_sha256
+    assert f"this run adopts its own ({other.source_sha256[:12]}) from iteration 2 on" in caplog.text
+    stretches = json.loads((path.parent / "build.json").read_text())
+    assert [s.get("source_sha256") for s in stretches["segments"]] == [None, other.source_sha256]  # which stretch read what
+    assert set(stretches["sources"]) == {"not recorded", other.source_sha256}
+    record = evaluate(resumed, tiny, EvalSettings(models=1, epochs=2, device=DEVICE), progress=False)
+    assert (record["set_source_sha256"], record["source_sha256"]) == (other.source_sha256, tiny.source_sha256)
 
 
 def test_a_sigterm_stops_the_run_at_an_iteration_boundary_with_a_checkpoint(tiny, tmp_path):

@@ -10,6 +10,7 @@ checkpoint (`RunStopped`), so that stopping a run never costs the iterations sin
 from __future__ import annotations
 
 import json
+import logging
 import math
 import platform
 import time
@@ -32,6 +33,8 @@ from condensed_datasets.core.errors import (
 from condensed_datasets.core.files import atomic_path, remove_stale_temporaries
 from condensed_datasets.core.stops import stop_requests
 from condensed_datasets.training.allocator import keep_freed_memory
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -112,7 +115,8 @@ def _run_identity(method: str, config: dict[str, Any], seed: int, state: "Recipe
 # Identity entries that checkpoints began recording later: one written before says nothing of it, and the resumed
 # run adopts this run's value (recorded from its next checkpoint on). With what a mismatch most likely means.
 ADOPTED_WHEN_UNRECORDED = {
-    "source_sha256": "it was built from another copy of the dataset: point --data-root at that copy",
+    "source_sha256": "it was built from another copy of the dataset (other files, or the same image files decoded by "
+                     "another Pillow/libjpeg): point --data-root at that copy",
 }
 
 
@@ -157,6 +161,9 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
         _check_same_run(path, saved, info, resume_ignores)
         state.restore(tensors)
         state.iteration = int(saved["iteration"])
+        for key in ADOPTED_WHEN_UNRECORDED.keys() & info.keys() - saved.keys():
+            log.warning(f"{path} was written before checkpoints recorded {key}: this run adopts its own "
+                        f"({str(info[key])[:12]}) from iteration {state.iteration} on (each stretch records it)")
         segments = list(saved.get("segments") or [])
         if on_restore is not None:
             with torch.random.fork_rng(devices=[]):  # rebuilding objects must not consume the restored RNG
@@ -166,7 +173,8 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
 
     def save() -> None:
         stretch = {"device": describe_device(run.torch_device), "from": first, "to": state.iteration,
-                   "seconds": round(time.monotonic() - started, 1)}
+                   "seconds": round(time.monotonic() - started, 1),
+                   **{k: info[k] for k in ADOPTED_WHEN_UNRECORDED if k in info}}
         save_checkpoint(path, state, {**info, "compiled": compiled or {}, "segments": [*segments, stretch]})
 
     with (tqdm(total=total, initial=min(state.iteration, total), desc=method, disable=not run.progress) as bar,

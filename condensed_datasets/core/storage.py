@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -30,23 +31,26 @@ SUPPORTED_SCHEMAS = (1, 2)  # 1: the checksum covered the tensor bytes only
 DECODER_PREFIX = "decoder."
 
 
+def tensor_bytes(t: Tensor) -> np.ndarray:
+    """A tensor's bytes as checksums hash them (any dtype or device; row-major), without a copy where it can."""
+    return t.detach().cpu().contiguous().view(torch.uint8).numpy()
+
+
 def _tensor_digest(tensors: dict[str, Tensor]) -> str:
     digest = hashlib.sha256()
     for name in sorted(tensors):
         digest.update(name.encode())
-        digest.update(tensors[name].contiguous().view(torch.uint8).numpy().tobytes() if tensors[name].numel() else b"")
+        digest.update(tensor_bytes(tensors[name]))
     return digest.hexdigest()
-
-
 
 
 def _content_digest(tensors: dict[str, Tensor], meta: dict[str, Any], decoder: dict[str, Any]) -> str:
     """sha256 of everything that defines a set: each tensor's name, dtype, shape and bytes, then the metadata."""
     digest = hashlib.sha256()
     for name in sorted(tensors):
-        t = tensors[name].contiguous()
+        t = tensors[name]
         digest.update(json.dumps([name, str(t.dtype), list(t.shape)]).encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        digest.update(tensor_bytes(t))
     digest.update(_canonical({"meta": meta, "decoder": decoder}).encode())
     return digest.hexdigest()
 

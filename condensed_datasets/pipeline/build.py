@@ -86,9 +86,10 @@ def published_record(spec: Any, dataset: str, ipc: int, config: dict[str, Any]) 
 
 
 def write_build_record(path: Path, segments: list[dict[str, Any]]) -> None:
-    """``build.json``: each stretch of the build (device, iterations from/to, seconds) and the totals."""
+    """``build.json``: each stretch of the build (device, iterations from/to, seconds, data copy) and the totals."""
     record = {"segments": segments, "iterations": max((s["to"] for s in segments), default=0),
               "seconds": round(sum(s["seconds"] for s in segments), 1),
-              "devices": sorted({s["device"] for s in segments})}
+              "devices": sorted({s["device"] for s in segments}),
+              "sources": sorted({s.get("source_sha256") or "not recorded" for s in segments})}
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(record, indent=1) + "\n")

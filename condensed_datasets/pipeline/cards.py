@@ -86,25 +86,32 @@ def _baseline_row(e: dict[str, Any]) -> dict[str, Any]:
             "seed": e.get("seed", "-"), "sha256": f"`{sha[:12]}`" if sha else "-"}
 
 
-def _source_copies(sets: list[LocalSet], baselines: list[dict[str, Any]]) -> list[str]:
-    """Which copy of the source each set was built from and each headline accuracy tested on (``source_sha256``,
-    grouped), one line per pair of copies; empty when no set or evaluation records one (all written before)."""
-    def short(digest: str | None) -> str:
-        return f"`{digest[:12]}`" if digest else "not recorded"
+def _built_from(s: LocalSet) -> str:
+    """The copies of the source a set's build read: each stretch's (``build.json``), else the set's own record."""
+    sources = (_build_record(s) or {}).get("sources")
+    return " + ".join(_short(x) for x in sources) if sources else _short(s.cset.meta.get("source_sha256"))
 
+
+def _short(digest: str | None) -> str:
+    return f"`{digest[:12]}`" if digest and digest != "not recorded" else "not recorded"
+
+
+def _source_copies(sets: list[LocalSet], baselines: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Which copy of the source each set was built from and its shown accuracy tested on (``source_sha256``), one row
+    per pair of copies; empty when nothing records one (all written before it was recorded)."""
     def tested(e: dict[str, Any] | None) -> str:
-        return short(e.get("source_sha256")) if e else "not evaluated"
+        return _short(e.get("source_sha256")) if e else "no evaluation"
 
-    pairs = [(short(s.cset.meta.get("source_sha256")), tested(s.evaluation or shown(s.records, sha256_file(s.path))),
-              f"{s.cset.method} IPC {s.cset.ipc}") for s in sets]
-    pairs += [(short(e.get("source_sha256")), tested(e), f"{e.get('method')} IPC {e.get('ipc')} (baseline)")
+    pairs = [(_built_from(s), tested(s.evaluation or shown(s.records, sha256_file(s.path))), f"{s.cset.method} IPC {s.cset.ipc}")
+             for s in sets]
+    pairs += [(_short(e.get("set_source_sha256")), tested(e), f"{e.get('method')} IPC {e.get('ipc')} (baseline)")
               for e in baselines]
-    if all(built == "not recorded" and where in ("not recorded", "not evaluated") for built, where, _ in pairs):
+    if all("`" not in built + where for built, where, _ in pairs):
         return []
     groups: dict[tuple[str, str], list[str]] = {}
     for built, where, name in pairs:
         groups.setdefault((built, where), []).append(name)
-    return [f"built from {built}, tested on {tested}: {', '.join(names)}" for (built, tested), names in groups.items()]
+    return [{"built": built, "tested": where, "sets": ", ".join(names)} for (built, where), names in groups.items()]
 
 
 def dataset_folders(root: str | os.PathLike) -> list[Path]:
@@ -188,12 +195,17 @@ def _beside_paper(s: LocalSet) -> dict[str, str]:
     return {"paper_accuracy": str(entry.paper), "gap": gap, "paper_source": entry.paper.citation}
 
 
+def _build_record(s: LocalSet) -> dict[str, Any] | None:
+    """The set's ``build.json`` (each stretch of its build), if it has one."""
+    path = s.path.parent / BUILD_FILENAME
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def _built(s: LocalSet) -> str:
     """Where, on what and how long the set was built (``build.json``), else what the set itself records."""
     iterations = s.cset.meta.get("iterations_run")
-    record_path = s.path.parent / BUILD_FILENAME
-    if record_path.is_file():
-        record = json.loads(record_path.read_text())
+    record = _build_record(s)
+    if record is not None:
         return f"{record['iterations']} iterations, {record['seconds'] / 3600:.2f} h on {' + '.join(record['devices'])}"
     where = s.cset.meta.get("built_on", "-")
     return f"{iterations} iterations on {where}" if iterations is not None else f"on {where}"

@@ -23,6 +23,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from condensed_datasets.core.files import atomic_path
+from condensed_datasets.core.storage import tensor_bytes
 
 METADATA_KEY = "evaluation_progress"
 RNG_TENSORS = ("rng.torch", "rng.generator")  # the global CPU RNG (initialisations), the shuffling/augmentation generator
@@ -57,9 +58,8 @@ def evaluation_identity(images: Tensor, targets: Tensor, settings: dict[str, Any
     """A digest of the training tensors and the settings that change the result (protocol, epochs, seed, ...)."""
     digest = hashlib.sha256()
     for t in (images, targets):
-        t = t.detach().contiguous().cpu()
         digest.update(f"{t.dtype}{list(t.shape)}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        digest.update(tensor_bytes(t))
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 

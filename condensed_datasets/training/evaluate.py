@@ -449,4 +449,6 @@ def evaluate(cset: CondensedSet, real: RealData, settings: EvalSettings | None =
     result = train_and_test(images, targets, real, s, traits=traits, progress=progress, checkpoint=checkpoint)
     full = full_epochs(result["protocol"], cset.dataset, cset.num_classes, result["train_images"])
     result.update(method=cset.method, ipc=cset.ipc, reduced_epochs=result["epochs"] < full)
+    if "source_sha256" in cset.meta:  # the copy the set was built from, beside the one it was tested on
+        result["set_source_sha256"] = cset.meta["source_sha256"]
     return result

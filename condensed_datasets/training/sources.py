@@ -21,6 +21,7 @@ from torch import Tensor
 from condensed_datasets.core.condensed_set import normalize
 from condensed_datasets.core.errors import DataNotFoundError, UnknownNameError
 from condensed_datasets.core.registry import Registry
+from condensed_datasets.core.storage import tensor_bytes
 from condensed_datasets.core.validation import check_split_classes
 
 FULL_DSA = "color_crop_cutout_flip_scale_rotate"
@@ -193,9 +194,10 @@ def splits_sha256(raw: RawSplits) -> str:
     JPEG-recompressed image folder are different sources, and a checkpoint refuses to resume on the other one."""
     digest = hashlib.sha256(json.dumps(raw.classes).encode())
     for name in ("train_images", "train_labels", "test_images", "test_labels"):
-        t = getattr(raw, name).contiguous()
+        t = getattr(raw, name)
+        t = t.long() if name.endswith("labels") else t  # a loader's integer type is not part of the data
         digest.update(f"{name} {t.dtype} {list(t.shape)}\n".encode())
-        digest.update(t.numpy())  # the buffer itself, no copy
+        digest.update(tensor_bytes(t))
     return digest.hexdigest()
 
 
