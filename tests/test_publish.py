@@ -111,6 +111,19 @@ def test_card_parses_and_its_snippet_runs(built, _built_once, fake_hub, capsys):
     assert capsys.readouterr().out.startswith("30 ")
 
 
+def test_a_card_names_the_copy_of_the_data_that_sets_without_a_record_came_from(built):
+    from condensed_datasets.pipeline.cards import render_card
+    from condensed_datasets.pipeline.collection import copy_note
+
+    assert "JPEG-recompressed" in copy_note("cifar10")  # what collection.json says of the staged CIFAR-10 sets
+    assert copy_note("cifar10") not in render_card(built / "cifar10")  # every set here records its copy
+    path = built / "cifar10" / "random" / "ipc3" / "condensed.safetensors"
+    older = load(path)
+    del older.meta["source_sha256"]  # as a set written before the record
+    older.save(path)
+    assert f"were built and tested on\n{copy_note('cifar10')}." in render_card(built / "cifar10")
+
+
 def test_card_command_renders_one_card_per_dataset(built, digits, tmp_path):
     from condensed_datasets.pipeline.build import build
 

@@ -114,6 +114,14 @@ def _source_copies(sets: list[LocalSet], baselines: list[dict[str, Any]]) -> lis
     return [{"built": built, "tested": where, "sets": ", ".join(names)} for (built, where), names in groups.items()]
 
 
+def _unrecorded_copy_note(dataset: str, sets: list[LocalSet], baselines: list[dict[str, Any]]) -> str:
+    """The collection's word on which copy of ``dataset`` the sets were built from, when some set's files do not say."""
+    from condensed_datasets.pipeline.collection import copy_note
+
+    unrecorded = [s for s in sets if "source_sha256" not in s.cset.meta] + [e for e in baselines if "source_sha256" not in e]
+    return copy_note(dataset) if unrecorded else ""
+
+
 def dataset_folders(root: str | os.PathLike) -> list[Path]:
     """``root`` itself when it holds sets, else each sub-folder of ``root`` that does."""
     root = Path(root)
@@ -282,7 +290,8 @@ def render_card(folder: str | os.PathLike, repo_id: str | None = None) -> str:
     card = DatasetCard.from_template(
         card_data, template_str=template, source_title=dataset, loader_class=loader.__name__ if loader else "CondensedDataset",
         example=rows[0], repo_id=repo_id or default_repo_id(dataset), sets=rows,
-        baselines=[_baseline_row(e) for e in baselines], source_copies=_source_copies(sets, baselines), left_out=_left_out(dataset), bibtex=bibtex, license=spec.license,
+        baselines=[_baseline_row(e) for e in baselines], source_copies=_source_copies(sets, baselines),
+        copy_note=_unrecorded_copy_note(dataset, sets, baselines), left_out=_left_out(dataset), bibtex=bibtex, license=spec.license,
         license_link=spec.license_link, license_note=LICENSE_NOTES.get(spec.license, ""),
     )
     return str(card)

@@ -77,9 +77,20 @@ class CollectionEntry:
 
 
 @lru_cache(maxsize=1)
+def _document() -> dict[str, Any]:
+    return json.loads(resources.files(__package__).joinpath(COLLECTION_FILE).read_text())
+
+
+def copy_note(dataset: str) -> str:
+    """Which copy of ``dataset`` the published sets whose files predate ``source_sha256`` were built and tested on
+    (``collection.json``'s ``copies``); "" where the collection says nothing."""
+    return _document().get("copies", {}).get(dataset, "")
+
+
+@lru_cache(maxsize=1)
 def load_collection() -> tuple[CollectionEntry, ...]:
     """Every entry of ``collection.json``, in file order."""
-    document = json.loads(resources.files(__package__).joinpath(COLLECTION_FILE).read_text())
+    document = _document()
     sources = document["sources"]
     entries = []
     for raw in document["sets"]:
