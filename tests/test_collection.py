@@ -178,8 +178,10 @@ def _status(out: Path) -> list[dict]:
 
 @pytest.mark.slow
 def test_a_killed_collection_build_resumes_to_the_uninterrupted_result(tmp_path):
-    cmd = [sys.executable, "-m", "condensed_datasets.cli.main", "collection", "build", "digits/random/1", "digits/dm/1",
-           "digits/idm/1", "--iterations", "15", "--eval-epochs", "2", "--eval-models", "2", "--checkpoint-minutes", "0"]
+    # IDM (its model queue is part of the state a resume must restore) runs ~1 s an iteration here, so the kill lands
+    # in its build or evaluation.
+    cmd = [sys.executable, "-m", "condensed_datasets.cli.main", "collection", "build", "digits/random/1", "digits/idm/1",
+           "--iterations", "10", "--eval-epochs", "2", "--eval-models", "2", "--checkpoint-minutes", "0"]
     subprocess.run([*cmd, "--out", str(tmp_path / "whole")], check=True, capture_output=True)
     out = tmp_path / "killed"
     first_set = out / "digits" / "random" / "ipc1" / "eval.json"

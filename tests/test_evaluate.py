@@ -118,15 +118,22 @@ def test_progress_of_another_evaluation_or_a_damaged_file_is_not_used(digits, sm
         assert torch.equal(generator.get_state(), before[0]) and torch.equal(torch.get_rng_state(), before[1])
 
 
-def test_the_package_exports_evaluate_without_importing_it_for_loading():
+def test_the_package_exports_its_api_but_imports_the_heavy_parts_on_first_use():
     import subprocess
     import sys
 
     import condensed_datasets
+    from condensed_datasets import datasets
     from condensed_datasets.training import evaluate as module
 
     assert condensed_datasets.evaluate is module.evaluate and condensed_datasets.EvalSettings is module.EvalSettings
-    probe = "import sys, condensed_datasets; print('condensed_datasets.training.evaluate' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert condensed_datasets.CondensedCIFAR10 is datasets.CondensedCIFAR10 and "load_condensed" in dir(condensed_datasets)
+    assert all(getattr(condensed_datasets, name) is not None for name in condensed_datasets.__all__)
+    # The command line and a plain import pay for torch only: no torchvision (which brings Dynamo), no Inductor,
+    # no training stack, until something uses them.
+    heavy = ("torchvision", "torch._dynamo", "torch._inductor.compile_fx")
+    for entry, also in (("condensed_datasets", ("condensed_datasets.training.evaluate",)), ("condensed_datasets.cli.main", ())):
+        probe = f"import sys, {entry}; print(sorted(m for m in {heavy + also!r} if m in sys.modules))"
+        assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "[]"
     with pytest.raises(AttributeError, match="no attribute 'evaluation'"):
         condensed_datasets.evaluation  # noqa: B018 - a misspelt name fails as any module attribute does

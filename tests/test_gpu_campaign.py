@@ -36,7 +36,7 @@ def test_the_campaign_rehearses_on_the_cpu_and_packs_what_a_window_brings_back(t
     (staged / "digits" / "dm" / "ipc1" / "condensed.safetensors").unlink()
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "scripts/gpu_campaign.py", "--out", str(out), "--device", "cpu", "--queue", "rehearsal",
-                           "--deadline-minutes", "2.2", "--speed-seconds", "30", "--tests", "test_nets.py",
+                           "--deadline-minutes", "1.9", "--speed-seconds", "20", "--tests", "test_nets.py",
                            "--staged", str(staged), "--jobs", "3", "--threads", "1"],
                           cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]

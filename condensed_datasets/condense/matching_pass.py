@@ -20,7 +20,8 @@ architecture (their parameters are inputs). Figures: docs/performance.md (``--ma
 
 from __future__ import annotations
 
-from typing import Sequence
+import functools
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -78,8 +79,11 @@ def _functional_distance(net: nn.Module, matched: dict[str, Tensor], others: dic
 
 # Dynamo's automatic dynamic shapes: the published runs keep one real and one synthetic batch size (one static
 # graph); where classes are smaller than the real batch (digits), the second size met makes the batch dimension
-# symbolic instead of compiling a graph per class.
-_compiled_distance = torch.compile(_functional_distance)
+# symbolic instead of compiling a graph per class. Wrapped on first use: ``torch.compile`` imports Dynamo and
+# Inductor (seconds), which a process that never compiles (loading, status, an eager build) should not pay.
+@functools.cache
+def _compiled_distance() -> Callable[..., tuple[Tensor, Tensor]]:
+    return torch.compile(_functional_distance)
 
 
 def class_distance(net: nn.Module, params: Sequence[Tensor], real: Tensor, syn: Tensor, label: int, metric: str,
@@ -98,5 +102,5 @@ def class_distance(net: nn.Module, params: Sequence[Tensor], real: Tensor, syn: 
     others = {name: p.detach() for name, p in named.items() if id(p) not in wanted}
     others.update(dict(net.named_buffers()))
     target = torch.full((max(len(real), len(syn)),), label, dtype=torch.long, device=syn.device)
-    syn_grad, distance = _compiled_distance(net, matched, others, real.detach(), syn.detach(), target, metric, weight)
+    syn_grad, distance = _compiled_distance()(net, matched, others, real.detach(), syn.detach(), target, metric, weight)
     return _PrecomputedGradient.apply(syn, distance, syn_grad)

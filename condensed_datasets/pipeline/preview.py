@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import torch
-from torchvision.utils import make_grid, save_image
 
 from condensed_datasets.core.condensed_set import CondensedSet, denormalize
 from condensed_datasets.core.files import atomic_path
@@ -22,6 +21,8 @@ def preview_grid(cset: CondensedSet, per_class: int = MAX_PER_ROW, decoded: bool
     smaller than 32 px are enlarged by an integer factor (nearest neighbour).
     ``decoded`` shows the training images the decoder makes instead of the stored ones.
     """
+    from torchvision.utils import make_grid  # torchvision is imported where it is used: it takes seconds
+
     with torch.no_grad():
         images, labels, _ = cset.decode_all() if decoded else (cset.images, cset.labels, None)
         pixels = denormalize(images.float(), cset.mean, cset.std).clamp(0, 1)
@@ -39,6 +40,8 @@ def preview_grid(cset: CondensedSet, per_class: int = MAX_PER_ROW, decoded: bool
 
 def write_preview(cset: CondensedSet, path: str | os.PathLike, per_class: int = MAX_PER_ROW, decoded: bool = False) -> Path:
     """Save the class-by-row grid as a PNG (atomically)."""
+    from torchvision.utils import save_image
+
     with atomic_path(path) as tmp:
         save_image(preview_grid(cset, per_class, decoded), str(tmp), format="png")
     return Path(path)
