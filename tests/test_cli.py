@@ -100,3 +100,7 @@ def test_nice_lowers_the_sessions_autogroup_when_the_campaign_leads_its_session(
     assert "start the campaign with `setsid`" in note and niceness == str(os.nice(0) + 3)
     # The terminal's session (or init's root group) is left as it was.
     assert autogroup == (Path("/proc/self/autogroup").read_text().split() or ["root group"])[-1]
+    # A build run by a queue script that leads its session and lowered its autogroup already: nothing to say.
+    queued = subprocess.run(["sh", "-c", f'echo 5 > /proc/$$/autogroup && {sys.executable} -c "{_PRIORITY}"; true'],
+                            capture_output=True, text=True, check=True, start_new_session=True)
+    assert queued.stdout.split("\n")[:2] == ["None", "5"], queued.stdout

@@ -4,7 +4,8 @@
 the default of most distributions): the CPU is shared fairly between sessions first, so a niced process in its own
 session still takes its half of a 2-core machine from a test run in another terminal. The session's autogroup
 carries its own niceness, which this process sets when it leads its session (started with ``setsid``); otherwise
-it would lower the terminal's whole session, so it says how to start it instead.
+it would lower the terminal's whole session, so it says how to start it instead, unless the session's autogroup is
+already as low (a queue script started with ``setsid`` that lowered it for the builds it runs).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def lower_priority(niceness: int) -> str | None:
         return None
     if not autogroup_on:
         return None
+    if _autogroup_niceness() >= niceness:
+        return None
     if os.getsid(0) == os.getpid():
         try:
             AUTOGROUP.write_text(str(niceness))
@@ -34,3 +37,12 @@ def lower_priority(niceness: int) -> str | None:
             return f"--nice {niceness}: could not lower this session's autogroup ({err}); other sessions still share the CPU fairly with it"
     return (f"--nice {niceness}: autogroup scheduling is on, so this lowers the priority only against processes of this "
             "terminal session; start the campaign with `setsid` to leave the CPU to the other sessions too")
+
+
+def _autogroup_niceness() -> int:
+    """The niceness of this process's autogroup (``/autogroup-42 nice 19``); 0 when unreadable or in the root group."""
+    try:
+        fields = AUTOGROUP.read_text().split()
+    except OSError:
+        return 0
+    return int(fields[-1]) if len(fields) == 3 and fields[1] == "nice" else 0

@@ -19,8 +19,8 @@ from condensed_datasets.core.condensed_set import CondensedSet
 from condensed_datasets.core.evaluations import (
     accuracy_text,
     at_protocol,
+    headline,
     read_evaluations,
-    set_headline,
     shown,
 )
 from condensed_datasets.core.files import atomic_write_bytes, sha256_file
@@ -50,6 +50,7 @@ class LocalSet:
     cset: CondensedSet
     evaluation: dict[str, Any] | None  # the headline (`core.evaluations.headline`)
     records: list[dict[str, Any]]
+    sha256: str  # of the file, hashed once here (evaluation records bind to it)
 
     @property
     def relative(self) -> str:
@@ -60,8 +61,8 @@ def find_sets(folder: str | os.PathLike) -> list[LocalSet]:
     """Every ``<method>/ipc<N>/condensed.safetensors`` under a dataset folder, sorted by method then IPC."""
     found = []
     for path in set_files(folder):
-        evaluation, records = set_headline(path.parent)
-        found.append(LocalSet(path, CondensedSet.load(path), evaluation, records))
+        records, sha256 = read_evaluations(path.parent), sha256_file(path)
+        found.append(LocalSet(path, CondensedSet.load(path), headline(records, sha256), records, sha256))
     return sorted(found, key=lambda s: (s.cset.method, s.cset.ipc))
 
 
@@ -102,7 +103,7 @@ def _source_copies(sets: list[LocalSet], baselines: list[dict[str, Any]]) -> lis
     def tested(e: dict[str, Any] | None) -> str:
         return _short(e.get("source_sha256")) if e else "no evaluation"
 
-    pairs = [(_built_from(s), tested(s.evaluation or shown(s.records, sha256_file(s.path))), f"{s.cset.method} IPC {s.cset.ipc}")
+    pairs = [(_built_from(s), tested(s.evaluation or shown(s.records, s.sha256)), f"{s.cset.method} IPC {s.cset.ipc}")
              for s in sets]
     pairs += [(_short(e.get("set_source_sha256")), tested(e), f"{e.get('method')} IPC {e.get('ipc')} (baseline)")
               for e in baselines]

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from condensed_datasets.core.errors import PushError
-from condensed_datasets.core.files import sha256_file
 from condensed_datasets.core.layout import (
     EVAL_FILENAME,
     PARQUET_FILENAME,
@@ -65,7 +64,7 @@ def _operations(folder: Path, only: Path | None, staging: Path, repo_id: str) ->
                 CommitOperationAdd(f"{rel}/{PARQUET_FILENAME}", str(stage / PARQUET_FILENAME))]
         if (s.path.parent / EVAL_FILENAME).is_file():
             ops.append(CommitOperationAdd(f"{rel}/{EVAL_FILENAME}", str(s.path.parent / EVAL_FILENAME)))
-        pinned.append(PublishedSet(s.cset.dataset, s.cset.method, s.cset.ipc, repo_id, "", sha256_file(s.path), _accuracy(s)))
+        pinned.append(PublishedSet(s.cset.dataset, s.cset.method, s.cset.ipc, repo_id, "", s.sha256, _accuracy(s)))
     (staging / "README.md").write_text(render_card(folder, repo_id))
     ops.append(CommitOperationAdd("README.md", str(staging / "README.md")))
     return ops, pinned, sets[0].cset.dataset
@@ -143,7 +142,7 @@ def pins_of(path: str | os.PathLike, repo_id: str, commit: str) -> list[Publishe
     check_revision(commit)
     folder, only = _target(Path(path))
     sets = [s for s in find_sets(folder) if only is None or s.path.resolve() == only.resolve()]
-    return [PublishedSet(s.cset.dataset, s.cset.method, s.cset.ipc, repo_id, commit, sha256_file(s.path), _accuracy(s))
+    return [PublishedSet(s.cset.dataset, s.cset.method, s.cset.ipc, repo_id, commit, s.sha256, _accuracy(s))
             for s in sets]
 
 
