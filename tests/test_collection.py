@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from conftest import sigterm_once_listening
 
 from condensed_datasets.cli.main import main
+from condensed_datasets.condense.checkpoint import checkpoint_segments
 from condensed_datasets.core.files import sha256_file
 from condensed_datasets.core.methods import METHOD_NAMES
 from condensed_datasets.pipeline.collection import load_collection, select
@@ -231,6 +232,11 @@ def test_an_unfinished_sets_checkpoint_is_staged_continued_elsewhere_and_dropped
     assert (row["state"], row["iterations_run"]) == ("checkpoint", 3) and re.search(r"\(.*; \d+ threads?\)$", row["device"])
     table = cli("collection", "status", "digits/dm/1", "--out", staged, "--built").output
     assert "checkpoint" in table and "3/200" in table
+    # and how long the rest of the budget takes at the pace of the checkpoint's latest stretch
+    (last,) = checkpoint_segments(checkpoint)
+    assert row["seconds_per_iteration"] == pytest.approx(last["seconds"] / 3)
+    assert row["hours_to_go"] == pytest.approx(197 * last["seconds"] / 3 / 3600)
+    assert re.search(r"3/200, ~\d+ min to go", table)
     # Another machine continues the staged checkpoint instead of starting over.
     more = ["--iterations", "5", "--eval-epochs", "2", "--eval-models", "2", "--checkpoint-minutes", "0"]
     result = cli("collection", "build", "digits/dm/1", "--out", elsewhere, "--staged", staged, *more)

@@ -46,7 +46,7 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
                 rows.append({**row, "state": "evaluated, file not staged", "iterations_run": None,
                              "sha256": evaluation.get("set_sha256"), **_evaluation_cells(evaluation, entry)})
             else:
-                rows.append({**row, **_unfinished_build(folder / CHECKPOINT_FILENAME)})
+                rows.append({**row, **_unfinished_build(folder / CHECKPOINT_FILENAME, budget)})
             continue
         cset, sha256 = load(path), sha256_file(path)
         run = int(cset.meta.get("iterations_run", 0)) if budget is not None else None
@@ -63,8 +63,9 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
     return rows
 
 
-def _unfinished_build(checkpoint: os.PathLike) -> dict[str, Any]:
-    """The state of a set with no file yet: ``missing``, or how far its (staged or running) build's checkpoint got."""
+def _unfinished_build(checkpoint: os.PathLike, budget: int | None) -> dict[str, Any]:
+    """The state of a set with no file yet: ``missing``, or how far its (staged or running) build's checkpoint got,
+    with the time its budget still needs at the pace of the checkpoint's latest stretch (its machine, its load)."""
     try:
         info = checkpoint_info(checkpoint) if os.path.isfile(checkpoint) else None
     except CheckpointMismatchError:
@@ -72,7 +73,17 @@ def _unfinished_build(checkpoint: os.PathLike) -> dict[str, Any]:
     if info is None:
         return {"state": "missing", "iterations_run": 0}
     segments = info.get("segments") or [{}]
-    return {"state": "checkpoint", "iterations_run": int(info.get("iteration", 0)), "device": segments[-1].get("device")}
+    done = int(info.get("iteration", 0))
+    row = {"state": "checkpoint", "iterations_run": done, "device": segments[-1].get("device")}
+    last = segments[-1]
+    if budget is not None and last.get("seconds") and last.get("to", 0) > last.get("from", 0):
+        row["seconds_per_iteration"] = last["seconds"] / (last["to"] - last["from"])
+        row["hours_to_go"] = max(0, budget - done) * row["seconds_per_iteration"] / 3600
+    return row
+
+
+def _to_go(hours: float) -> str:
+    return f"~{hours * 60:.0f} min to go" if hours < 1.5 else f"~{hours:.1f} h to go"
 
 
 def _evaluation_cells(evaluation: dict[str, Any], entry: CollectionEntry) -> dict[str, Any]:
@@ -85,6 +96,8 @@ def _evaluation_cells(evaluation: dict[str, Any], entry: CollectionEntry) -> dic
 
 def _cells(row: dict[str, Any]) -> dict[str, str]:
     iterations = "-" if row["budget"] is None or row.get("iterations_run", 0) is None else f"{row.get('iterations_run') or 0}/{row['budget']}"
+    if "hours_to_go" in row:
+        iterations += f", {_to_go(row['hours_to_go'])}"
     has_eval = "eval_mean" in row
     headline = has_eval and row["eval_at_protocol"]
     gap = format_gap(row["gap"], row.get("gap_in_std")) if "gap" in row else "-"
