@@ -21,6 +21,7 @@ from condensed_datasets.core.files import sha256_file
 from condensed_datasets.core.methods import METHOD_NAMES
 from condensed_datasets.pipeline.collection import load_collection, select
 from condensed_datasets.pipeline.jobs import jobs_for, run_local, run_ray
+from condensed_datasets.pipeline.status import _seconds_per_iteration
 from condensed_datasets.training.evaluate import EvalSettings
 from condensed_datasets.training.sources import list_sources
 
@@ -234,6 +235,7 @@ def test_an_unfinished_sets_checkpoint_is_staged_continued_elsewhere_and_dropped
     assert "checkpoint" in table and "3/200" in table
     # and how long the rest of the budget takes at the pace of the checkpoint's latest stretch
     (last,) = checkpoint_segments(checkpoint)
+    assert last["seconds"] > 0, last  # recorded to 0.1 s: three iterations must have taken measurable time
     assert row["seconds_per_iteration"] == pytest.approx(last["seconds"] / 3)
     assert row["hours_to_go"] == pytest.approx(197 * last["seconds"] / 3 / 3600)
     assert re.search(r"3/200, ~\d+ min to go", table)
@@ -262,6 +264,16 @@ def test_an_unfinished_sets_checkpoint_is_staged_continued_elsewhere_and_dropped
     leftover.write_bytes(checkpoint.read_bytes())
     assert cli("collection", "stage", "digits/random/1", "--out", out, "--to", staged).exit_code == 0
     assert not leftover.exists() and (staged / "digits" / "random" / "ipc1" / "eval.json").is_file()
+
+
+@pytest.mark.parametrize(("segments", "pace"), [
+    ([{"from": 0, "to": 10, "seconds": 30.0}, {"from": 10, "to": 14, "seconds": 2.0}], 0.5),  # the latest stretch
+    ([{"from": 0, "to": 10, "seconds": 30.0}, {"from": 10, "to": 10, "seconds": 0.0}], 3.0),  # a resume with nothing to do
+    ([{"from": 0, "to": None, "seconds": 3.0}], None), ([{"from": 0, "to": 4, "seconds": "12"}], None),  # hand-edited
+    ([{"from": False, "to": True, "seconds": 1.0}], None), ([], None),
+])
+def test_the_time_to_go_comes_from_the_latest_stretch_that_measured_one(segments, pace):
+    assert _seconds_per_iteration(segments) == pace
 
 
 def test_a_stopped_evaluation_is_staged_and_continued_by_the_next_machine(tmp_path):

@@ -137,3 +137,13 @@ def test_the_package_exports_its_api_but_imports_the_heavy_parts_on_first_use():
         assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "[]"
     with pytest.raises(AttributeError, match="no attribute 'evaluation'"):
         condensed_datasets.evaluation  # noqa: B018 - a misspelt name fails as any module attribute does
+    # What type checkers, the docs and the layering test read (the TYPE_CHECKING imports) is what runs (`_LAZY`).
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(condensed_datasets))
+    typed = {alias.name: node.module for block in tree.body if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+             for node in block.body if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert typed == condensed_datasets._LAZY
+    assert set(condensed_datasets.__all__) == {*condensed_datasets._LAZY, "CondensedSet", "DecoderSpec", "RealData",
+                                                "list_sources", "load_source", "__version__"}

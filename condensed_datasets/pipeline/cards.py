@@ -259,15 +259,16 @@ def _size_category(n: int) -> str:
     return "n<1K" if n < 1000 else ("1K<n<10K" if n < 10_000 else ("10K<n<100K" if n < 100_000 else "100K<n<1M"))
 
 
-def render_card(folder: str | os.PathLike, repo_id: str | None = None) -> str:
-    """The README.md (YAML header + body) for the Hub repo of the sets in ``folder``."""
+def render_card(folder: str | os.PathLike, repo_id: str | None = None, sets: list[LocalSet] | None = None) -> str:
+    """The README.md (YAML header + body) for the Hub repo of the sets in ``folder`` (``sets``: `find_sets`'s answer
+    for it, when the caller already has it)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     from condensed_datasets.datasets import DATASET_CLASSES
     from condensed_datasets.hub.pins import default_repo_id
     from condensed_datasets.training.sources import get_source
 
-    sets = find_sets(folder)
+    sets = find_sets(folder) if sets is None else sets
     if not sets:
         raise FileNotFoundError(f"no condensed sets under {folder} (expected <method>/ipc<N>/{SET_FILENAME})")
     dataset = sets[0].cset.dataset

@@ -48,7 +48,8 @@ def _operations(folder: Path, only: Path | None, staging: Path, repo_id: str) ->
     from huggingface_hub import CommitOperationAdd
 
     ops, pinned = [], []
-    sets = [s for s in find_sets(folder) if only is None or s.path.resolve() == only.resolve()]
+    found = find_sets(folder)  # every set of the folder, for the card; each hashed once
+    sets = [s for s in found if only is None or s.path.resolve() == only.resolve()]
     if not sets:
         raise FileNotFoundError(f"no condensed set to push under {folder}")
     for s in sets:
@@ -65,7 +66,7 @@ def _operations(folder: Path, only: Path | None, staging: Path, repo_id: str) ->
         if (s.path.parent / EVAL_FILENAME).is_file():
             ops.append(CommitOperationAdd(f"{rel}/{EVAL_FILENAME}", str(s.path.parent / EVAL_FILENAME)))
         pinned.append(PublishedSet(s.cset.dataset, s.cset.method, s.cset.ipc, repo_id, "", s.sha256, _accuracy(s)))
-    (staging / "README.md").write_text(render_card(folder, repo_id))
+    (staging / "README.md").write_text(render_card(folder, repo_id, found))
     ops.append(CommitOperationAdd("README.md", str(staging / "README.md")))
     return ops, pinned, sets[0].cset.dataset
 

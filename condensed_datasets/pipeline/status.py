@@ -72,14 +72,27 @@ def _unfinished_build(checkpoint: os.PathLike, budget: int | None) -> dict[str, 
         return {"state": "checkpoint unreadable", "iterations_run": 0}
     if info is None:
         return {"state": "missing", "iterations_run": 0}
-    segments = info.get("segments") or [{}]
+    segments = [s for s in info.get("segments") or [] if isinstance(s, dict)]  # a hand-edited record may hold anything
     done = int(info.get("iteration", 0))
-    row = {"state": "checkpoint", "iterations_run": done, "device": segments[-1].get("device")}
-    last = segments[-1]
-    if budget is not None and last.get("seconds") and last.get("to", 0) > last.get("from", 0):
-        row["seconds_per_iteration"] = last["seconds"] / (last["to"] - last["from"])
-        row["hours_to_go"] = max(0, budget - done) * row["seconds_per_iteration"] / 3600
+    row = {"state": "checkpoint", "iterations_run": done, "device": segments[-1].get("device") if segments else None}
+    pace = _seconds_per_iteration(segments)
+    if budget is not None and budget > done and pace is not None:
+        row["seconds_per_iteration"] = pace
+        row["hours_to_go"] = (budget - done) * pace / 3600
     return row
+
+
+def _seconds_per_iteration(segments: list[dict[str, Any]]) -> float | None:
+    """The pace of the latest stretch that ran iterations in measurable time (a resume that found nothing to do
+    records an empty one); None when no stretch says, or a hand-edited record holds other things than numbers."""
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    for segment in reversed(segments):
+        start, end, seconds = (segment.get(k) for k in ("from", "to", "seconds"))
+        if number(start) and number(end) and number(seconds) and end > start and seconds > 0:
+            return seconds / (end - start)
+    return None
 
 
 def _to_go(hours: float) -> str:
