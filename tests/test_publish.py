@@ -124,6 +124,23 @@ def test_a_card_names_the_copy_of_the_data_that_sets_without_a_record_came_from(
     assert f"were built and tested on\n{copy_note('cifar10')}." in render_card(built / "cifar10")
 
 
+def test_a_card_says_how_long_each_machine_built_a_set(built):
+    from condensed_datasets.pipeline.build import write_build_record
+    from condensed_datasets.pipeline.cards import render_card
+
+    folder = built / "cifar10" / "herding" / "ipc3"
+    one = [{"device": "AMD EPYC (AVX2; 2 threads)", "from": 0, "to": 5, "seconds": 1800.0}]
+    write_build_record(folder / "build.json", one)
+    assert "| 5 iterations, 0.50 h on AMD EPYC (AVX2; 2 threads) |" in render_card(built / "cifar10")
+    # a campaign continued on other machines: each machine's share, the old "(1 threads)" label counted with "(1 thread)"
+    write_build_record(folder / "build.json", [
+        {"device": "AMD EPYC (1 threads)", "from": 0, "to": 2, "seconds": 3600.0},
+        {"device": "Intel Xeon (AVX512, AMX; 2 threads)", "from": 2, "to": 3, "seconds": 360.0},
+        {"device": "AMD EPYC (1 thread)", "from": 3, "to": 5, "seconds": 5400.0}])
+    assert ("| 5 iterations, 2.60 h: 4 in 2.50 h on AMD EPYC (1 thread); 1 in 0.10 h on Intel Xeon (AVX512, AMX; 2 threads) |"
+            in render_card(built / "cifar10"))
+
+
 def test_card_command_renders_one_card_per_dataset(built, digits, tmp_path):
     from condensed_datasets.pipeline.build import build
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -215,9 +216,24 @@ def _built(s: LocalSet) -> str:
     iterations = s.cset.meta.get("iterations_run")
     record = _build_record(s)
     if record is not None:
-        return f"{record['iterations']} iterations, {record['seconds'] / 3600:.2f} h on {' + '.join(record['devices'])}"
+        machines = _per_machine(record["segments"])
+        total = f"{record['iterations']} iterations, {record['seconds'] / 3600:.2f} h"
+        if len(machines) == 1:
+            return f"{total} on {next(iter(machines))}"
+        return f"{total}: " + "; ".join(f"{n} in {seconds / 3600:.2f} h on {device}" for device, (n, seconds) in machines.items())
     where = s.cset.meta.get("built_on", "-")
     return f"{iterations} iterations on {where}" if iterations is not None else f"on {where}"
+
+
+def _per_machine(segments: list[dict[str, Any]]) -> dict[str, tuple[int, float]]:
+    """Iterations and seconds of a build's stretches summed per machine, in the order the machines first ran it
+    (labels written before the thread count was spelt right, ``(1 threads)``, counted with the right ones)."""
+    machines: dict[str, tuple[int, float]] = {}
+    for segment in segments:
+        device = re.sub(r"\b1 threads\)", "1 thread)", segment["device"])
+        n, seconds = machines.get(device, (0, 0.0))
+        machines[device] = (n + segment["to"] - segment["from"], seconds + segment["seconds"])
+    return machines
 
 
 def _row(s: LocalSet) -> dict[str, Any]:
