@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import sigterm_once_listening
 
 from condensed_datasets.cli.main import main
-from condensed_datasets.condense.checkpoint import checkpoint_segments
+from condensed_datasets.condense.checkpoint import checkpoint_segments, device_label
 from condensed_datasets.core.files import sha256_file
 from condensed_datasets.core.methods import METHOD_NAMES
 from condensed_datasets.pipeline.collection import load_collection, select
@@ -274,6 +274,11 @@ def test_an_unfinished_sets_checkpoint_is_staged_continued_elsewhere_and_dropped
 ])
 def test_the_time_to_go_comes_from_the_latest_stretch_that_measured_one(segments, pace):
     assert _seconds_per_iteration(segments) == pace
+
+
+def test_device_labels_of_any_age_read_as_written_today():
+    assert device_label("AMD EPYC (1 threads)") == "AMD EPYC (1 thread)" == device_label("AMD EPYC (1 thread)")
+    assert device_label("AMD EPYC (AVX2; 11 threads)") == "AMD EPYC (AVX2; 11 threads)"
 
 
 def test_a_stopped_evaluation_is_staged_and_continued_by_the_next_machine(tmp_path):

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import platform
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +220,12 @@ def describe_device(device: torch.device) -> str:
     features += [name for name, present in (("AVX512-BF16", torch.cpu._is_avx512_bf16_supported()),
                                             ("AMX", getattr(torch.cpu, "_is_amx_tile_supported", bool)())) if present]
     return f"{model} ({', '.join(features)}; {threads} thread{'' if threads == 1 else 's'})"
+
+
+def device_label(recorded: str) -> str:
+    """A device as `describe_device` writes it today, from a record of any age: labels written before the thread
+    count was spelt right, ``(1 threads)``, read ``(1 thread)``."""
+    return re.sub(r"\b1 threads\)", "1 thread)", recorded)
 
 
 def checkpoint_info(path: Path) -> dict[str, Any]:

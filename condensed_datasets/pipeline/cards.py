@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from condensed_datasets.condense.checkpoint import device_label
 from condensed_datasets.core.condensed_set import CondensedSet
 from condensed_datasets.core.evaluations import (
     accuracy_text,
@@ -226,11 +226,10 @@ def _built(s: LocalSet) -> str:
 
 
 def _per_machine(segments: list[dict[str, Any]]) -> dict[str, tuple[int, float]]:
-    """Iterations and seconds of a build's stretches summed per machine, in the order the machines first ran it
-    (labels written before the thread count was spelt right, ``(1 threads)``, counted with the right ones)."""
+    """Iterations and seconds of a build's stretches summed per machine, in the order the machines first ran it."""
     machines: dict[str, tuple[int, float]] = {}
     for segment in segments:
-        device = re.sub(r"\b1 threads\)", "1 thread)", segment["device"])
+        device = device_label(segment["device"])
         n, seconds = machines.get(device, (0, 0.0))
         machines[device] = (n + segment["to"] - segment["from"], seconds + segment["seconds"])
     return machines

@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any, Iterable
 
-from condensed_datasets.condense.checkpoint import checkpoint_info
+from condensed_datasets.condense.checkpoint import checkpoint_info, device_label
 from condensed_datasets.core.errors import CheckpointMismatchError
 from condensed_datasets.core.evaluations import at_protocol
 from condensed_datasets.core.layout import (
@@ -74,7 +74,8 @@ def _unfinished_build(checkpoint: os.PathLike, budget: int | None) -> dict[str, 
         return {"state": "missing", "iterations_run": 0}
     segments = [s for s in info.get("segments") or [] if isinstance(s, dict)]  # a hand-edited record may hold anything
     done = int(info.get("iteration", 0))
-    row = {"state": "checkpoint", "iterations_run": done, "device": segments[-1].get("device") if segments else None}
+    device = segments[-1].get("device") if segments else None
+    row = {"state": "checkpoint", "iterations_run": done, "device": device_label(device) if isinstance(device, str) else None}
     pace = _seconds_per_iteration(segments)
     if budget is not None and budget > done and pace is not None:
         row["seconds_per_iteration"] = pace
