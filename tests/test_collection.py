@@ -85,6 +85,14 @@ def test_selectors_pick_the_right_sets(selector, expected):
     assert [e.key for e in select([selector])] == expected
 
 
+def test_a_queue_keeps_the_order_the_selectors_name():
+    named = ["cifar10/dm/10", "mnist/dm/*", "cifar10/dm/1", "mnist/dm/10"]
+    assert [e.key for e in select(named, as_named=True)] == [
+        "cifar10/dm/10", "mnist/dm/1", "mnist/dm/10", "mnist/dm/50", "cifar10/dm/1"]
+    assert [e.key for e in select(named)] == [
+        "mnist/dm/1", "mnist/dm/10", "mnist/dm/50", "cifar10/dm/1", "cifar10/dm/10"]
+
+
 @pytest.mark.parametrize("selector,message", [
     ("cifar11/dm/1", "no dataset matches 'cifar11'; valid: cifar10, cifar100, digits"),
     ("cifar10/magic", "no method matches 'magic'; valid: random, herding, dc"),
@@ -142,6 +150,8 @@ def test_a_failing_set_is_reported_and_the_others_go_on(tmp_path):
     assert result.exit_code == 1
     assert "failed    digits/dm/1" in result.output and "is a file, not a folder" in result.output
     assert "built     digits/random/1" in result.output and "1 done, 1 failed" in result.output
+    # a queue: the sets ran in the order named, not the collection's (random before dm)
+    assert result.output.index("digits/dm/1") < result.output.index("digits/random/1")
 
 
 def test_stage_copies_full_budget_sets_and_only_the_evaluations_of_real_images(tmp_path):

@@ -66,7 +66,7 @@ def build_collection(selectors: tuple[str, ...], out: str, data_root: str | None
                      iterations: int | None, eval_models: int, eval_epochs: int | None, threads: int | None,
                      settings: RunSettings, together: str, staged: str | None, niceness: int) -> None:
     """Build, resume and evaluate every selected set that is missing or incomplete; re-render the cards touched."""
-    entries = _selected(selectors)
+    entries = _selected(selectors, as_named=True)  # a queue: the sets build in the order they are named
     settings.check()
     check_folder(out)
     if niceness and (note := lower_priority(niceness)):
@@ -125,5 +125,5 @@ def stage(selectors: tuple[str, ...], out: str, to: str) -> None:
     run_stage(_selected(selectors), out, to, say=click.echo)
 
 
-def _selected(selectors: tuple[str, ...]):
-    return select(list(selectors))
+def _selected(selectors: tuple[str, ...], *, as_named: bool = False):
+    return select(list(selectors), as_named=as_named)

@@ -102,12 +102,14 @@ def load_collection() -> tuple[CollectionEntry, ...]:
     return tuple(entries)
 
 
-def select(selectors: list[str] | tuple[str, ...]) -> list[CollectionEntry]:
+def select(selectors: list[str] | tuple[str, ...], *, as_named: bool = False) -> list[CollectionEntry]:
     """The entries matched by selectors such as ``cifar10/dm/*``, ``*/idc/10``, ``digits`` (all of digits).
 
     Each selector is ``DATASET[/METHOD[/IPC]]`` with shell wildcards in any part; no selector means
     every entry. A part that names no dataset, method or IPC of the collection, or a selector that
-    matches nothing, is a `ValueError` listing the valid choices.
+    matches nothing, is a `ValueError` listing the valid choices. The entries come in the collection's
+    order, or with ``as_named`` in the order the selectors name them (a build queue): each selector's
+    matches in the collection's order, an entry named twice where it was named first.
     """
     entries = load_collection()
     if not selectors:
@@ -130,5 +132,5 @@ def select(selectors: list[str] | tuple[str, ...]) -> list[CollectionEntry]:
         if not matched:
             raise ValueError(f"selector {selector!r} matches no set of the collection "
                              f"(e.g. {', '.join(e.key for e in entries[:3])}; see `condensed collection status`)")
-        chosen.update((e.key, e) for e in matched)
-    return [e for e in entries if e.key in chosen]
+        chosen.update((e.key, e) for e in matched)  # a key named again keeps its first place
+    return list(chosen.values()) if as_named else [e for e in entries if e.key in chosen]
