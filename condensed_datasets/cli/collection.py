@@ -65,7 +65,7 @@ def _echo_result(result: JobResult) -> None:
 def build_collection(selectors: tuple[str, ...], out: str, data_root: str | None, engine: str, address: str | None,
                      iterations: int | None, eval_models: int, eval_epochs: int | None, threads: int | None,
                      settings: RunSettings, together: str, staged: str | None, niceness: int) -> None:
-    """Build, resume and evaluate every selected set that is missing or incomplete; re-render the cards touched."""
+    """Build, resume and evaluate every selected set that is missing or incomplete, in the order named; re-render the cards touched."""
     entries = _selected(selectors, as_named=True)  # a queue: the sets build in the order they are named
     settings.check()
     check_folder(out)
