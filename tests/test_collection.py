@@ -313,3 +313,30 @@ def test_a_stopped_evaluation_is_staged_and_continued_by_the_next_machine(tmp_pa
     assert records["second"]["resumed_after_networks"] == 1 and "resumed_after_networks" not in records["whole"]
     assert records["second"]["accuracies"] == records["whole"]["accuracies"]
     assert not (tmp_path / "second" / set_folder / "eval-checkpoint.safetensors").exists()
+
+
+def test_a_set_more_than_one_std_below_its_paper_is_staged_and_the_card_says_so_with_the_reading(tmp_path):
+    import torch
+    from conftest import CIFAR_CLASSES
+
+    from condensed_datasets.core.condensed_set import CondensedSet
+    from condensed_datasets.core.evaluations import record_evaluation
+
+    dm10 = select(["cifar10/dm/10"])[0]
+    assert dm10.shortfall and dm10.below_paper(47.9, 0.4) and not dm10.below_paper(48.4, 0.4)
+    accuracies = {1: 26.1, 10: 45.0, 50: 55.0}  # dm/1 within its paper's std (26.0 ± 0.8); 10 and 50 far below
+    for ipc, mean in accuracies.items():
+        meta = {"dataset": "cifar10", "classes": CIFAR_CLASSES, "mean": [0.49, 0.48, 0.45], "std": [0.2, 0.2, 0.2],
+                "method": "dm", "ipc": ipc}
+        path = tmp_path / "cifar10" / "dm" / f"ipc{ipc}" / "condensed.safetensors"
+        path.parent.mkdir(parents=True)
+        CondensedSet(torch.randn(10 * ipc, 3, 32, 32), torch.arange(10).repeat_interleave(ipc), meta).save(path)
+        record_evaluation(path, {"mean": mean, "std": 0.5, "protocol": "dsa", "epochs": 1000, "models": 5,
+                                 "arch": "convnet", "device": "cpu", "reduced_epochs": False})
+    assert cli("card", tmp_path / "cifar10").exit_code == 0
+    below = (tmp_path / "cifar10" / "README.md").read_text().split("### Below the paper")[1].split("###")[0]
+    assert f"- dm IPC 10 (45.00 ± 0.50 against 48.9 ± 0.6, -3.9 (-6.5 std)): {dm10.shortfall}." in below
+    assert "- dm IPC 50 (55.00 ± 0.50 against 63.0 ± 0.4, -8.0 (-16.0 std)): no reading recorded yet." in below
+    assert "dm IPC 1 " not in below
+    row = json.loads(cli("collection", "status", "cifar10/dm/10", "--out", tmp_path, "--format", "json").output)[0]
+    assert row["shortfall"] == dm10.shortfall and row["gap_in_std"] == -6.5

@@ -199,10 +199,12 @@ def _beside_paper(s: LocalSet) -> dict[str, str]:
 
     entry = _entry(s)
     if entry is None or entry.paper is None:
-        return {"paper_accuracy": "none reported", "gap": "-", "paper_source": ""}
+        return {"paper_accuracy": "none reported", "gap": "-", "paper_source": "", "shortfall": ""}
     e = s.evaluation
     gap = format_gap(*entry.paper.gap(e["mean"], e["std"])) if e else "-"
-    return {"paper_accuracy": str(entry.paper), "gap": gap, "paper_source": entry.paper.citation}
+    below = bool(e) and entry.below_paper(e["mean"], e["std"])
+    return {"paper_accuracy": str(entry.paper), "gap": gap, "paper_source": entry.paper.citation,
+            "shortfall": (entry.shortfall or "no reading recorded yet") if below else ""}
 
 
 def _build_record(s: LocalSet) -> dict[str, Any] | None:

@@ -55,6 +55,12 @@ class CollectionEntry:
     paper: PaperResult | None = None
     note: str = ""
     left_out: str = ""  # why the project does not publish this set (never built by `collection build`); "" when it does
+    shortfall: str = ""  # our best reading of why the staged set lands more than one std below its paper
+
+    def below_paper(self, mean: float, std: float) -> bool:
+        """Whether ``mean ± std`` lands more than one std (the larger of ours and the paper's) below the paper."""
+        in_std = self.paper.gap(mean, std)[1] if self.paper else None
+        return in_std is not None and in_std < -1
 
     @property
     def key(self) -> str:
@@ -98,7 +104,7 @@ def load_collection() -> tuple[CollectionEntry, ...]:
         entries.append(CollectionEntry(
             raw["dataset"], raw["method"], int(raw["ipc"]),
             PaperResult(paper["mean"], paper.get("std"), paper["source"], sources[paper["source"]]) if paper else None,
-            raw.get("note", ""), raw.get("left_out", "")))
+            raw.get("note", ""), raw.get("left_out", ""), raw.get("shortfall", "")))
     return tuple(entries)
 
 

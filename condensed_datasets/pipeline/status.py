@@ -35,7 +35,8 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
         budget = entry.budget
         row: dict[str, Any] = {"set": entry.key, "budget": budget, "paper_mean": entry.paper.mean if entry.paper else None,
                                "paper_std": entry.paper.std if entry.paper else None,
-                               "paper_source": entry.paper.citation if entry.paper else None, "note": entry.note}
+                               "paper_source": entry.paper.citation if entry.paper else None, "note": entry.note,
+                               "shortfall": entry.shortfall}
         if entry.left_out:
             rows.append({**row, "state": "left out", "iterations_run": None, "left_out": entry.left_out})
             continue
