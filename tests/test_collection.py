@@ -323,7 +323,7 @@ def test_a_set_more_than_one_std_below_its_paper_is_staged_and_the_card_says_so_
     from condensed_datasets.core.evaluations import record_evaluation
 
     dm10 = select(["cifar10/dm/10"])[0]
-    assert dm10.shortfall and dm10.below_paper(47.9, 0.4) and not dm10.below_paper(48.4, 0.4)
+    assert dm10.shortfall and dm10.below_paper(47.9, 0.4) == dm10.shortfall and dm10.below_paper(48.4, 0.4) == ""
     accuracies = {1: 26.1, 10: 45.0, 50: 55.0}  # dm/1 within its paper's std (26.0 ± 0.8); 10 and 50 far below
     for ipc, mean in accuracies.items():
         meta = {"dataset": "cifar10", "classes": CIFAR_CLASSES, "mean": [0.49, 0.48, 0.45], "std": [0.2, 0.2, 0.2],
@@ -338,5 +338,9 @@ def test_a_set_more_than_one_std_below_its_paper_is_staged_and_the_card_says_so_
     assert f"- dm IPC 10 (45.00 ± 0.50 against 48.9 ± 0.6, -3.9 (-6.5 std)): {dm10.shortfall}." in below
     assert "- dm IPC 50 (55.00 ± 0.50 against 63.0 ± 0.4, -8.0 (-16.0 std)): no reading recorded yet." in below
     assert "dm IPC 1 " not in below
-    row = json.loads(cli("collection", "status", "cifar10/dm/10", "--out", tmp_path, "--format", "json").output)[0]
-    assert row["shortfall"] == dm10.shortfall and row["gap_in_std"] == -6.5
+    rows = json.loads(cli("collection", "status", "cifar10/dm", "--out", tmp_path, "--format", "json").output)
+    assert [(r["gap_in_std"], r["below_paper"]) for r in rows] == [
+        (0.1, ""), (-6.5, dm10.shortfall), (-16.0, "no reading recorded yet")]
+    markdown = cli("collection", "status", "cifar10/dm", "--out", tmp_path, "--format", "markdown").output
+    assert markdown.endswith(f"More than one std below the paper:\n\n- cifar10/dm/10: {dm10.shortfall}\n"
+                             "- cifar10/dm/50: no reading recorded yet\n")

@@ -202,9 +202,8 @@ def _beside_paper(s: LocalSet) -> dict[str, str]:
         return {"paper_accuracy": "none reported", "gap": "-", "paper_source": "", "shortfall": ""}
     e = s.evaluation
     gap = format_gap(*entry.paper.gap(e["mean"], e["std"])) if e else "-"
-    below = bool(e) and entry.below_paper(e["mean"], e["std"])
     return {"paper_accuracy": str(entry.paper), "gap": gap, "paper_source": entry.paper.citation,
-            "shortfall": (entry.shortfall or "no reading recorded yet") if below else ""}
+            "shortfall": entry.below_paper(e["mean"], e["std"]) if e else ""}
 
 
 def _build_record(s: LocalSet) -> dict[str, Any] | None:

@@ -57,10 +57,11 @@ class CollectionEntry:
     left_out: str = ""  # why the project does not publish this set (never built by `collection build`); "" when it does
     shortfall: str = ""  # our best reading of why the staged set lands more than one std below its paper
 
-    def below_paper(self, mean: float, std: float) -> bool:
-        """Whether ``mean ± std`` lands more than one std (the larger of ours and the paper's) below the paper."""
+    def below_paper(self, mean: float, std: float) -> str:
+        """Why ``mean ± std`` lands more than one std (the larger of ours and the paper's) below the paper: our
+        reading (``shortfall``), or that none is recorded; "" when it does not."""
         in_std = self.paper.gap(mean, std)[1] if self.paper else None
-        return in_std is not None and in_std < -1
+        return (self.shortfall or "no reading recorded yet") if in_std is not None and in_std < -1 else ""
 
     @property
     def key(self) -> str:

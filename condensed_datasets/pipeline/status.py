@@ -35,8 +35,7 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
         budget = entry.budget
         row: dict[str, Any] = {"set": entry.key, "budget": budget, "paper_mean": entry.paper.mean if entry.paper else None,
                                "paper_std": entry.paper.std if entry.paper else None,
-                               "paper_source": entry.paper.citation if entry.paper else None, "note": entry.note,
-                               "shortfall": entry.shortfall}
+                               "paper_source": entry.paper.citation if entry.paper else None, "note": entry.note}
         if entry.left_out:
             rows.append({**row, "state": "left out", "iterations_run": None, "left_out": entry.left_out})
             continue
@@ -106,6 +105,7 @@ def _evaluation_cells(evaluation: dict[str, Any], entry: CollectionEntry) -> dic
     cells["eval_at_protocol"] = at_protocol(evaluation)  # else a reduced (or unlabelled) evaluation: never the headline
     if entry.paper and cells["eval_at_protocol"]:
         cells["gap"], cells["gap_in_std"] = entry.paper.gap(evaluation["mean"], evaluation["std"])
+        cells["below_paper"] = entry.below_paper(evaluation["mean"], evaluation["std"])
     return cells
 
 
@@ -132,15 +132,19 @@ def render_status(rows: list[dict[str, Any]], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(rows, indent=2)
     cells = [_cells(r) for r in rows]
-    reasons = [f"{r['set']}: {r['left_out']}" for r in rows if r.get("left_out")]
+    lists = {title: [f"{r['set']}: {r[key]}" for r in rows if r.get(key)]
+             for title, key in (("left out", "left_out"), ("more than one std below the paper", "below_paper"))}
     if fmt == "markdown":
         lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
         lines += ["| " + " | ".join(c[k] for k in COLUMNS) + " |" for c in cells]
-        return "\n".join(lines + (["", "Left out:", ""] + [f"- {r}" for r in reasons] if reasons else []))
+        for title, items in lists.items():
+            lines += ["", title[0].upper() + title[1:] + ":", ""] + [f"- {r}" for r in items] if items else []
+        return "\n".join(lines)
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     widths = {k: max([len(k)] + [len(c[k]) for c in cells]) for k in COLUMNS}
     lines = ["  ".join(k.ljust(widths[k]) for k in COLUMNS)]
     lines += ["  ".join(c[k].ljust(widths[k]) for k in COLUMNS) for c in cells]
-    lines += (["", "left out:"] + [f"  {r}" for r in reasons]) if reasons else []
+    for title, items in lists.items():
+        lines += (["", f"{title}:"] + [f"  {r}" for r in items]) if items else []
     return "\n".join(line.rstrip() for line in lines)
