@@ -138,7 +138,7 @@ def render_status(rows: list[dict[str, Any]], fmt: str) -> str:
         lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
         lines += ["| " + " | ".join(c[k] for k in COLUMNS) + " |" for c in cells]
         for title, items in lists.items():
-            lines += ["", title[0].upper() + title[1:] + ":", ""] + [f"- {r}" for r in items] if items else []
+            lines += (["", title[0].upper() + title[1:] + ":", ""] + [f"- {r}" for r in items]) if items else []
         return "\n".join(lines)
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
