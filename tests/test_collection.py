@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import sigterm_once_listening
 
 from condensed_datasets.cli.main import main
-from condensed_datasets.condense.checkpoint import checkpoint_segments, device_label
+from condensed_datasets.condense.checkpoint import checkpoint_info, checkpoint_segments, device_label
 from condensed_datasets.core.files import sha256_file
 from condensed_datasets.core.methods import METHOD_NAMES
 from condensed_datasets.pipeline.collection import load_collection, select
@@ -243,11 +243,13 @@ def test_an_unfinished_sets_checkpoint_is_staged_continued_elsewhere_and_dropped
     assert (row["state"], row["iterations_run"]) == ("checkpoint", 3) and re.search(r"\(.*; \d+ threads?\)$", row["device"])
     table = cli("collection", "status", "digits/dm/1", "--out", staged, "--built").output
     assert "checkpoint" in table and "3/200" in table
-    # and how long the rest of the budget takes at the pace of the checkpoint's latest stretch
+    # and how long the rest of the budget takes at the pace between the last two checkpoints (one an iteration here)
     (last,) = checkpoint_segments(checkpoint)
-    assert last["seconds"] > 0, last  # recorded to 0.1 s: three iterations must have taken measurable time
-    assert row["seconds_per_iteration"] == pytest.approx(last["seconds"] / 3)
-    assert row["hours_to_go"] == pytest.approx(197 * last["seconds"] / 3 / 3600)
+    latest = checkpoint_info(checkpoint)["latest"]
+    assert (latest["from"], latest["to"]) == (2, 3) and last["seconds"] > 0, (latest, last)
+    pace = latest["seconds"] if latest["seconds"] > 0 else last["seconds"] / 3  # recorded to 0.1 s: else the stretch's
+    assert row["seconds_per_iteration"] == pytest.approx(pace)
+    assert row["hours_to_go"] == pytest.approx(197 * pace / 3600)
     assert re.search(r"3/200, ~\d+ min to go", table)
     # Another machine continues the staged checkpoint instead of starting over.
     more = ["--iterations", "5", "--eval-epochs", "2", "--eval-models", "2", "--checkpoint-minutes", "0"]
@@ -284,6 +286,21 @@ def test_an_unfinished_sets_checkpoint_is_staged_continued_elsewhere_and_dropped
 ])
 def test_the_time_to_go_comes_from_the_latest_stretch_that_measured_one(segments, pace):
     assert _seconds_per_iteration(segments) == pace
+
+
+def test_the_time_to_go_takes_the_pace_between_the_last_two_checkpoints_not_the_whole_stretch(tmp_path):
+    """A stretch that shared the CPU for its first hours reads slow as a whole; its latest interval gives the pace now."""
+    import torch
+    from safetensors.torch import save_file
+
+    checkpoint = tmp_path / "digits" / "dm" / "ipc1" / "checkpoint.safetensors"
+    checkpoint.parent.mkdir(parents=True)
+    stretch = {"device": "cpu", "from": 0, "to": 100, "seconds": 400.0}
+    for latest, pace in (({"from": 80, "to": 100, "seconds": 20.0}, 1.0), (None, 4.0)):
+        info = {"method": "dm", "config": {}, "iteration": 100, "segments": [stretch], **({"latest": latest} if latest else {})}
+        save_file({"images": torch.zeros(10, 1, 8, 8)}, str(checkpoint), metadata={"checkpoint": json.dumps(info)})
+        row = next(r for r in _status(tmp_path) if r["set"] == "digits/dm/1")
+        assert row["seconds_per_iteration"] == pace and row["hours_to_go"] == pytest.approx(100 * pace / 3600)
 
 
 def test_device_labels_of_any_age_read_as_written_today():

@@ -170,13 +170,19 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
             with torch.random.fork_rng(devices=[]):  # rebuilding objects must not consume the restored RNG
                 on_restore()
     last_save = started = time.monotonic()
-    first = state.iteration
+    first = saved_at = state.iteration
+    latest: dict[str, Any] = {}  # the interval between the last two checkpoints that ran iterations: the pace now
 
     def save() -> None:
+        nonlocal last_save, saved_at, latest
+        now = time.monotonic()
         stretch = {"device": describe_device(run.torch_device), "from": first, "to": state.iteration,
-                   "seconds": round(time.monotonic() - started, 1),
-                   **{k: info[k] for k in ADOPTED_WHEN_UNRECORDED if k in info}}
-        save_checkpoint(path, state, {**info, "compiled": compiled or {}, "segments": [*segments, stretch]})
+                   "seconds": round(now - started, 1), **{k: info[k] for k in ADOPTED_WHEN_UNRECORDED if k in info}}
+        if state.iteration > saved_at:
+            latest = {"from": saved_at, "to": state.iteration, "seconds": round(now - last_save, 1)}
+        save_checkpoint(path, state, {**info, "compiled": compiled or {}, "segments": [*segments, stretch],
+                                      **({"latest": latest} if latest else {})})
+        last_save, saved_at = now, state.iteration
 
     with (tqdm(total=total, initial=min(state.iteration, total), desc=method, disable=not run.progress) as bar,
           stop_requests() as stop_requested):
@@ -193,7 +199,6 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
             bar.set_postfix(loss=f"{loss:.4g}")
             if path is not None and time.monotonic() - last_save >= run.checkpoint_minutes * 60:
                 save()
-                last_save = time.monotonic()
             if stop_requested() and state.iteration < total:
                 kept = "no checkpoint (none was asked for)"
                 if path is not None:

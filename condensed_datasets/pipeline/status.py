@@ -65,7 +65,8 @@ def status_rows(entries: Iterable[CollectionEntry], out: str | os.PathLike) -> l
 
 def _unfinished_build(checkpoint: os.PathLike, budget: int | None) -> dict[str, Any]:
     """The state of a set with no file yet: ``missing``, or how far its (staged or running) build's checkpoint got,
-    with the time its budget still needs at the pace of the checkpoint's latest stretch (its machine, its load)."""
+    with the time its budget still needs at the pace between its last two checkpoints (its machine, its load at the
+    time), else of its latest stretch (checkpoints written before they recorded that interval)."""
     try:
         info = checkpoint_info(checkpoint) if os.path.isfile(checkpoint) else None
     except CheckpointMismatchError:
@@ -76,7 +77,8 @@ def _unfinished_build(checkpoint: os.PathLike, budget: int | None) -> dict[str, 
     done = int(info.get("iteration", 0))
     device = segments[-1].get("device") if segments else None
     row = {"state": "checkpoint", "iterations_run": done, "device": device_label(device) if isinstance(device, str) else None}
-    pace = _seconds_per_iteration(segments)
+    latest = info.get("latest")
+    pace = _seconds_per_iteration([*segments, *([latest] if isinstance(latest, dict) else [])])
     if budget is not None and budget > done and pace is not None:
         row["seconds_per_iteration"] = pace
         row["hours_to_go"] = (budget - done) * pace / 3600
