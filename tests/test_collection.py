@@ -288,6 +288,29 @@ def test_the_time_to_go_comes_from_the_latest_stretch_that_measured_one(segments
     assert _seconds_per_iteration(segments) == pace
 
 
+def test_a_checkpoint_records_the_interval_since_the_previous_one_and_a_resume_with_nothing_to_do_keeps_it(tmp_path):
+    import torch
+
+    from condensed_datasets.condense.checkpoint import RecipeState, run_iterations
+    from condensed_datasets.condense.settings import RunOptions
+
+    checkpoint = tmp_path / "checkpoint.safetensors"
+
+    def run(total: int) -> dict:
+        images = torch.zeros(2, 1, 4, 4, requires_grad=True)
+        state = RecipeState(images, torch.optim.SGD([images], lr=0.1), torch.Generator().manual_seed(0))
+        options = RunOptions(checkpoint_minutes=0, progress=False, checkpoint=checkpoint, resume=True)
+        run_iterations(state, lambda it: time.sleep(0.01 * (it + 1)) or 0.0, total, options, "dm", {"iterations": total},
+                       resume_ignores=("iterations",))
+        return checkpoint_info(checkpoint)["latest"]
+
+    first = run(3)
+    assert (first["from"], first["to"]) == (2, 3) and 0.03 <= first["seconds"] < 1, first  # iteration 2 slept 0.03 s
+    assert run(3) == first  # resumed with nothing to do: the last interval that ran iterations stays
+    later = run(5)
+    assert (later["from"], later["to"]) == (4, 5) and 0.05 <= later["seconds"] < 1, later
+
+
 def test_the_time_to_go_takes_the_pace_between_the_last_two_checkpoints_not_the_whole_stretch(tmp_path):
     """A stretch that shared the CPU for its first hours reads slow as a whole; its latest interval gives the pace now."""
     import torch
@@ -340,7 +363,10 @@ def test_a_set_more_than_one_std_below_its_paper_is_staged_and_the_card_says_so_
     from condensed_datasets.core.evaluations import record_evaluation
 
     dm10 = select(["cifar10/dm/10"])[0]
-    assert dm10.shortfall and dm10.below_paper(47.9, 0.4) == dm10.shortfall and dm10.below_paper(48.4, 0.4) == ""
+    assert dm10.shortfall and dm10.below_paper(47.9, 0.4) == dm10.shortfall
+    assert dm10.below_paper(48.3, 0.4) == "" and dm10.below_paper(48.4, 0.4) == ""  # -1.0 paper std is not below it
+    dsa1 = select(["cifar10/dsa/1"])[0]  # a paper number without a std: the gap is measured in ours
+    assert dsa1.paper.std is None and dsa1.below_paper(28.17, 0.58) == dsa1.shortfall and dsa1.below_paper(28.3, 0.58) == ""
     accuracies = {1: 26.1, 10: 45.0, 50: 55.0}  # dm/1 within its paper's std (26.0 ± 0.8); 10 and 50 far below
     for ipc, mean in accuracies.items():
         meta = {"dataset": "cifar10", "classes": CIFAR_CLASSES, "mean": [0.49, 0.48, 0.45], "std": [0.2, 0.2, 0.2],
@@ -361,3 +387,6 @@ def test_a_set_more_than_one_std_below_its_paper_is_staged_and_the_card_says_so_
     markdown = cli("collection", "status", "cifar10/dm", "--out", tmp_path, "--format", "markdown").output
     assert markdown.endswith(f"More than one std below the paper:\n\n- cifar10/dm/10: {dm10.shortfall}\n"
                              "- cifar10/dm/50: no reading recorded yet\n")
+    table = cli("collection", "status", "cifar10/dm", "--out", tmp_path).output
+    assert table.endswith(f"more than one std below the paper:\n  cifar10/dm/10: {dm10.shortfall}\n"
+                          "  cifar10/dm/50: no reading recorded yet\n")

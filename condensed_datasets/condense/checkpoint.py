@@ -157,6 +157,7 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
     path = run.checkpoint
     if path is not None:
         remove_stale_temporaries(path)  # the run owns its checkpoint (one writer per set: see locks.set_lock)
+    saved: dict[str, Any] = {}  # the checkpoint resumed from, if any
     if path is not None and run.resume and path.is_file():
         tensors, saved = read_checkpoint(path)
         _check_same_run(path, saved, info, resume_ignores)
@@ -171,7 +172,7 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
                 on_restore()
     last_save = started = time.monotonic()
     first = saved_at = state.iteration
-    latest: dict[str, Any] = {}  # the interval between the last two checkpoints that ran iterations: the pace now
+    latest = dict(saved.get("latest") or {})  # the interval between the last two checkpoints that ran iterations
 
     def save() -> None:
         nonlocal last_save, saved_at, latest
@@ -179,7 +180,7 @@ def run_iterations(state: RecipeState, step: Callable[[int], float], total: int,
         stretch = {"device": describe_device(run.torch_device), "from": first, "to": state.iteration,
                    "seconds": round(now - started, 1), **{k: info[k] for k in ADOPTED_WHEN_UNRECORDED if k in info}}
         if state.iteration > saved_at:
-            latest = {"from": saved_at, "to": state.iteration, "seconds": round(now - last_save, 1)}
+            latest = {"from": saved_at, "to": state.iteration, "seconds": round(now - last_save, 3)}
         save_checkpoint(path, state, {**info, "compiled": compiled or {}, "segments": [*segments, stretch],
                                       **({"latest": latest} if latest else {})})
         last_save, saved_at = now, state.iteration

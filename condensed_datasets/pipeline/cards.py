@@ -203,7 +203,7 @@ def _beside_paper(s: LocalSet) -> dict[str, str]:
     e = s.evaluation
     gap = format_gap(*entry.paper.gap(e["mean"], e["std"])) if e else "-"
     return {"paper_accuracy": str(entry.paper), "gap": gap, "paper_source": entry.paper.citation,
-            "shortfall": entry.below_paper(e["mean"], e["std"]) if e else ""}
+            "shortfall": entry.below_paper(e["mean"], e["std"]).rstrip(".") if e else ""}  # the card ends it
 
 
 def _build_record(s: LocalSet) -> dict[str, Any] | None:
